@@ -1,1 +1,91 @@
-fn main() {}
+//! `oes`: the one binary of the exam platform.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use oes_app::{Config, RunningServer, Services, shutdown_signal};
+
+#[derive(Parser)]
+#[command(
+    name = "oes",
+    version,
+    about = "OES, the online exam platform backend",
+    long_about = "OES, the online exam platform backend.\n\nConfiguration comes from the environment \
+                  and an optional .env file; see .env.example. With no configuration, `oes serve` \
+                  runs on an embedded default: a SQLite file under data/, an in-process cache and \
+                  job runner, and emails written as .eml files under data/mail/."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (and, unless RUN_WORKERS=false, the job workers) until SIGINT or SIGTERM.
+    Serve,
+    /// Run only the job workers (email, scoring, auto-submit) until SIGINT or SIGTERM.
+    Worker,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    oes_app::telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(config).await,
+            Command::Worker => worker(config).await,
+            Command::Migrate => migrate(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("oes: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type AnyError = Box<dyn std::error::Error>;
+
+async fn serve(config: Config) -> Result<(), AnyError> {
+    let server = RunningServer::start(config, Default::default()).await?;
+    // Tests and scripts read this line to learn the port when PORT=0.
+    println!("oes listening on http://{}", server.local_addr());
+    server.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn worker(config: Config) -> Result<(), AnyError> {
+    let services = Services::start(config).await?;
+    println!("oes worker running");
+    shutdown_signal().await;
+    services.stop().await;
+    Ok(())
+}
+
+async fn migrate(config: Config) -> Result<(), AnyError> {
+    let db = oes_app::db::Db::connect(&config.database.url, 1).await?;
+    db.migrate().await?;
+    println!("migrations applied ({})", db.backend().name());
+    db.close().await;
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! The HTTP API: routes mirror the URL tree under `/api`; cross-cutting concerns (request ids,
+//! tracing, body limits, timeouts, panics) are layers here so handlers stay short.
+
+pub mod error;
+mod probes;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::{ApiError, ApiJson};
+
+use crate::state::AppState;
+
+/// The whole application router. `extra` lets tests and later modules mount more routes under
+/// the same layers.
+pub fn router(state: AppState, extra: Router<AppState>) -> Router {
+    let limits = Limits {
+        body_bytes: state.config.http.body_limit_bytes,
+        timeout: state.config.http.request_timeout,
+    };
+    let api = Router::new()
+        .route("/health", get(probes::health))
+        .route("/ready", get(probes::ready))
+        .merge(extra);
+
+    Router::new()
+        .nest("/api", api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(middleware::from_fn_with_state(limits, enforce_limits))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(panic_response)),
+        )
+        .with_state(state)
+}
+
+#[derive(Clone, Copy)]
+struct Limits {
+    body_bytes: usize,
+    timeout: Duration,
+}
+
+/// Refuses a declared oversized body before reading it, and bounds every request's time.
+async fn enforce_limits(State(limits): State<Limits>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limits.body_bytes as u64) {
+        return error::payload_too_large().into_response();
+    }
+    match tokio::time::timeout(limits.timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long and was abandoned",
+        )
+        .into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("a request handler panicked").into_response()
+}

@@ -1,0 +1,209 @@
+//! The process lifecycle: start-up in dependency order, graceful shutdown in reverse.
+//!
+//! Start-up: database → Redis → queues and workers → mail → schedulers → HTTP. Each step logs
+//! what started and in which mode. A failed step releases what the earlier steps started and
+//! returns the cause. Shutdown (SIGINT or SIGTERM): stop accepting connections and let in-flight
+//! requests finish (bounded by `SHUTDOWN_TIMEOUT_SECS`), let workers finish their active jobs
+//! (bounded by `WORKER_SHUTDOWN_TIMEOUT_SECS`), then close Redis and the database.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::db::{Backend, Db, DbError};
+use crate::redis_link::RedisLink;
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    #[error("redis: {0}")]
+    Redis(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// The services both `serve` and `worker` run: everything below HTTP.
+pub struct Services {
+    pub state: AppState,
+}
+
+impl Services {
+    /// Starts the database and Redis, in that order.
+    pub async fn start(config: Config) -> Result<Self, StartupError> {
+        let config = Arc::new(config);
+        for warning in &config.warnings {
+            tracing::warn!("{warning}");
+        }
+
+        let db = Db::connect(&config.database.url, config.database.max_connections).await?;
+        if db.backend() == Backend::Sqlite || config.database.auto_migrate {
+            if let Err(e) = db.migrate().await {
+                db.close().await;
+                return Err(e.into());
+            }
+        }
+        tracing::info!(backend = db.backend().name(), "database started");
+
+        let redis = match &config.redis.url {
+            None => {
+                tracing::info!("redis not configured: embedded mode (in-process cache and jobs)");
+                RedisLink::disabled()
+            }
+            Some(url) => match RedisLink::connect(url).await {
+                Ok(link) => {
+                    tracing::info!("redis mode: cache and queues on Redis");
+                    link
+                }
+                Err(e) => {
+                    db.close().await;
+                    // The error text of redis-rs does not include the URL's password.
+                    return Err(StartupError::Redis(e.to_string()));
+                }
+            },
+        };
+
+        Ok(Services {
+            state: AppState { config, db, redis },
+        })
+    }
+
+    /// Closes Redis, then the database.
+    pub async fn stop(self) {
+        self.state.redis.close().await;
+        tracing::info!("redis closed");
+        self.state.db.close().await;
+        tracing::info!("database closed");
+    }
+}
+
+/// A started server: HTTP is accepting connections on `local_addr`.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    services: Services,
+    stop_http: watch::Sender<bool>,
+    http: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Starts every service, then binds HTTP (port 0 picks a free port).
+    pub async fn start(
+        config: Config,
+        extra_routes: Router<AppState>,
+    ) -> Result<Self, StartupError> {
+        let services = Services::start(config).await?;
+        let http_cfg = &services.state.config.http;
+        let addr = SocketAddr::new(http_cfg.host, http_cfg.port);
+        let listener = match TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(source) => {
+                services.stop().await;
+                return Err(StartupError::Bind { addr, source });
+            }
+        };
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let app = crate::http::router(services.state.clone(), extra_routes);
+        let (stop_http, mut stop_rx) = watch::channel(false);
+        let http = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await
+        });
+        tracing::info!(%local_addr, "http listening");
+        Ok(RunningServer {
+            local_addr,
+            services,
+            stop_http,
+            http,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.services.state
+    }
+
+    /// Serves until `signal` resolves, then shuts down in reverse order.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
+        let RunningServer {
+            services,
+            stop_http,
+            mut http,
+            ..
+        } = self;
+        let result = tokio::select! {
+            r = &mut http => Some(r),
+            () = signal => None,
+        };
+        let outcome = match result {
+            // The server stopped by itself: an I/O failure on the listener.
+            Some(r) => r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            None => {
+                tracing::info!(
+                    "shutdown: no longer accepting connections; finishing in-flight requests"
+                );
+                stop_http.send_replace(true);
+                let grace = services.state.config.http.shutdown_timeout;
+                match tokio::time::timeout(grace, &mut http).await {
+                    Ok(r) => r.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+                    Err(_) => {
+                        tracing::warn!(
+                            ?grace,
+                            "in-flight requests still running after the grace period: abandoning them"
+                        );
+                        http.abort();
+                        Ok(())
+                    }
+                }
+            }
+        };
+        services.stop().await;
+        tracing::info!("shutdown complete");
+        outcome
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}

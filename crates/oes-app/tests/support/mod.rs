@@ -1,0 +1,128 @@
+//! Shared test support: a fresh database per test on each backend, and a fresh Redis prefix.
+//!
+//! PostgreSQL databases are created on the server named by `OES_TEST_POSTGRES_URL` (default: the
+//! local server with trust auth) and dropped when the guard goes; SQLite databases are files in a
+//! temporary directory.
+#![allow(dead_code)]
+
+use std::str::FromStr;
+
+use oes_app::db::{Backend, Db};
+use sqlx::{AnyConnection, ConnectOptions, Executor};
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("OES_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("OES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    backend: Backend,
+    pg_name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        sqlx::any::install_default_drivers();
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}/oes.db", dir.path().display());
+                TestDb {
+                    url,
+                    backend,
+                    pg_name: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let name = format!("oes_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = postgres_admin_url();
+                let mut conn = admin_connection(&admin).await;
+                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("create the test database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    backend,
+                    pg_name: Some(name),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Connects and applies the migrations.
+    pub async fn migrated(&self) -> Db {
+        let db = Db::connect(&self.url, 5)
+            .await
+            .expect("connect to the test database");
+        db.migrate().await.expect("migrations apply");
+        db
+    }
+}
+
+async fn admin_connection(url: &str) -> AnyConnection {
+    sqlx::any::AnyConnectOptions::from_str(url)
+        .expect("admin URL")
+        .connect()
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL is not reachable at {url} ({e}); run the tests with scripts/test")
+        })
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            let admin = postgres_admin_url();
+            // Drop in a thread of its own: Drop cannot await, and the test's runtime may be gone.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async move {
+                    let mut conn = admin_connection(&admin).await;
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A configuration for a test server: port 0, the given database, nothing else.
+pub fn config(database_url: &str, extra: &[(&str, &str)]) -> oes_app::Config {
+    let mut vars: std::collections::HashMap<String, String> = [
+        ("PORT", "0"),
+        ("HOST", "127.0.0.1"),
+        ("DATABASE_URL", database_url),
+        ("AUTO_MIGRATE", "true"),
+        ("DATABASE_MAX_CONNECTIONS", "5"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    oes_app::Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid")
+}
