@@ -104,7 +104,10 @@ mod tests {
         let seen: Vec<Duration> = (0..1000).map(|_| cfg.jittered(base)).collect();
         assert!(seen.iter().all(|d| *d >= Duration::from_secs(900)));
         assert!(seen.iter().all(|d| *d <= Duration::from_secs(1100)));
-        assert!(seen.iter().any(|d| *d != base), "jitter never moved the TTL");
+        assert!(
+            seen.iter().any(|d| *d != base),
+            "jitter never moved the TTL"
+        );
     }
 
     #[test]

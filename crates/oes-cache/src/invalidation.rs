@@ -185,7 +185,10 @@ mod tests {
             all: false,
         };
         let json = serde_json::to_vec(&msg).expect("encode");
-        assert_eq!(serde_json::from_slice::<Message>(&json).expect("decode"), msg);
+        assert_eq!(
+            serde_json::from_slice::<Message>(&json).expect("decode"),
+            msg
+        );
         let all: Message = serde_json::from_str(r#"{"src":"b","all":true}"#).expect("decode");
         assert!(all.all && all.keys.is_empty());
     }

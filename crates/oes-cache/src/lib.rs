@@ -306,7 +306,8 @@ impl Cache {
         T: Serialize + Clone + Send + Sync + 'static,
     {
         let shared = &self.inner.shared;
-        let json = serde_json::to_vec(value).inspect_err(|_| bump(&shared.counters.serde_errors))?;
+        let json =
+            serde_json::to_vec(value).inspect_err(|_| bump(&shared.counters.serde_errors))?;
         let ttl = self.inner.cfg.jittered(ttl);
         shared.invalidate_local(&[key]).await;
         let written = match &self.inner.remote {
@@ -403,8 +404,7 @@ impl Cache {
                 .arg(&pattern)
                 .arg("COUNT")
                 .arg(CLEAR_BATCH);
-            let (next, found): (u64, Vec<Vec<u8>>) =
-                self.run(remote, &scan, ADMIN_TIMEOUT).await?;
+            let (next, found): (u64, Vec<Vec<u8>>) = self.run(remote, &scan, ADMIN_TIMEOUT).await?;
             for batch in found.chunks(CLEAR_BATCH) {
                 let mut unlink = redis::cmd("UNLINK");
                 unlink.arg(batch);
@@ -463,9 +463,13 @@ impl Cache {
         Fut: Future<Output = Result<Option<T>, E>>,
     {
         let negative = self.inner.cfg.negative_ttl;
-        self.load_through(key, loader, move |v: &Option<T>| {
-            if v.is_some() { ttl } else { negative }
-        })
+        self.load_through(
+            key,
+            loader,
+            move |v: &Option<T>| {
+                if v.is_some() { ttl } else { negative }
+            },
+        )
         .await
     }
 

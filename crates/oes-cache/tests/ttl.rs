@@ -24,21 +24,41 @@ async fn entries_expire_after_their_ttl_in_both_tiers() {
         .query_async(&mut raw)
         .await
         .expect("pttl");
-    assert!(pttl > 0 && pttl <= 420, "Redis TTL {pttl} ms is not the requested 400 ms ± 5 %");
-    assert_eq!(cache.get::<String>("short").await.as_deref(), Some("soon gone"));
-    assert_eq!(other.get::<String>("short").await.as_deref(), Some("soon gone"));
+    assert!(
+        pttl > 0 && pttl <= 420,
+        "Redis TTL {pttl} ms is not the requested 400 ms ± 5 %"
+    );
+    assert_eq!(
+        cache.get::<String>("short").await.as_deref(),
+        Some("soon gone")
+    );
+    assert_eq!(
+        other.get::<String>("short").await.as_deref(),
+        Some("soon gone")
+    );
 
     tokio::time::sleep(Duration::from_millis(900)).await;
 
-    assert_eq!(cache.get::<String>("short").await, None, "writer's L1 kept it");
-    assert_eq!(other.get::<String>("short").await, None, "reader still has it");
+    assert_eq!(
+        cache.get::<String>("short").await,
+        None,
+        "writer's L1 kept it"
+    );
+    assert_eq!(
+        other.get::<String>("short").await,
+        None,
+        "reader still has it"
+    );
     let exists: u64 = redis::cmd("EXISTS")
         .arg(cache.namespaced("short"))
         .query_async(&mut raw)
         .await
         .expect("exists");
     assert_eq!(exists, 0);
-    assert_eq!(cache.get::<String>("long").await.as_deref(), Some("still here"));
+    assert_eq!(
+        cache.get::<String>("long").await.as_deref(),
+        Some("still here")
+    );
     cache.clear().await.expect("clear");
 }
 
@@ -61,6 +81,10 @@ async fn l1_never_keeps_an_entry_longer_than_l1_max_ttl() {
         .expect("raw set");
     assert_eq!(cache.get::<u32>("k").await, Some(1), "served from L1");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(cache.get::<u32>("k").await, Some(2), "L1 outlived l1_max_ttl");
+    assert_eq!(
+        cache.get::<u32>("k").await,
+        Some(2),
+        "L1 outlived l1_max_ttl"
+    );
     cache.clear().await.expect("clear");
 }
