@@ -47,11 +47,11 @@ impl Services {
         }
 
         let db = Db::connect(&config.database.url, config.database.max_connections).await?;
-        if db.backend() == Backend::Sqlite || config.database.auto_migrate {
-            if let Err(e) = db.migrate().await {
-                db.close().await;
-                return Err(e.into());
-            }
+        if (db.backend() == Backend::Sqlite || config.database.auto_migrate)
+            && let Err(e) = db.migrate().await
+        {
+            db.close().await;
+            return Err(e.into());
         }
         tracing::info!(backend = db.backend().name(), "database started");
 

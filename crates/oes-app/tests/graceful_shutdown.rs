@@ -32,9 +32,8 @@ async fn sigterm_lets_an_in_flight_request_finish_and_then_stops() {
     let addr = server.local_addr();
     let running = tokio::spawn(server.run_until(shutdown_signal()));
 
-    let request = tokio::spawn(async move {
-        reqwest::get(format!("http://{addr}/api/test/slow")).await
-    });
+    let request =
+        tokio::spawn(async move { reqwest::get(format!("http://{addr}/api/test/slow")).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let status = std::process::Command::new("kill")
         .args(["-TERM", &std::process::id().to_string()])
@@ -42,7 +41,10 @@ async fn sigterm_lets_an_in_flight_request_finish_and_then_stops() {
         .expect("kill runs");
     assert!(status.success());
 
-    let response = request.await.expect("request task").expect("the in-flight request completes");
+    let response = request
+        .await
+        .expect("request task")
+        .expect("the in-flight request completes");
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.expect("body"), "finished");
 
@@ -53,5 +55,9 @@ async fn sigterm_lets_an_in_flight_request_finish_and_then_stops() {
     assert!(outcome.is_ok(), "{outcome:?}");
 
     // And it no longer accepts connections.
-    assert!(reqwest::get(format!("http://{addr}/api/health")).await.is_err());
+    assert!(
+        reqwest::get(format!("http://{addr}/api/health"))
+            .await
+            .is_err()
+    );
 }

@@ -39,7 +39,10 @@ async fn the_server_answers_health_on_an_ephemeral_port_without_echoing_the_call
         .expect("health answers");
     assert_eq!(resp.status(), 200);
     let body = resp.text().await.expect("body");
-    assert!(!body.contains("127.0.0.1"), "health echoes the address: {body}");
+    assert!(
+        !body.contains("127.0.0.1"),
+        "health echoes the address: {body}"
+    );
     let json: Value = serde_json::from_str(&body).expect("json");
     assert_eq!(json["success"], true);
 }
@@ -72,11 +75,17 @@ async fn malformed_json_is_a_400_and_the_wrong_shape_a_422() {
     };
     let resp = send("{\"name\": ").await.expect("answers");
     assert_eq!(resp.status(), 400);
-    assert_eq!(resp.json::<Value>().await.expect("json")["code"], "malformed_json");
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["code"],
+        "malformed_json"
+    );
 
     let resp = send("{\"nom\": 1}").await.expect("answers");
     assert_eq!(resp.status(), 422);
-    assert_eq!(resp.json::<Value>().await.expect("json")["code"], "invalid_body");
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["code"],
+        "invalid_body"
+    );
 
     let resp = send("{\"name\": \"ok\"}").await.expect("answers");
     assert_eq!(resp.status(), 200);
@@ -96,7 +105,10 @@ async fn oversized_bodies_get_a_json_413() {
         .await
         .expect("answers");
     assert_eq!(resp.status(), 413);
-    assert_eq!(resp.json::<Value>().await.expect("json")["code"], "payload_too_large");
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["code"],
+        "payload_too_large"
+    );
 }
 
 #[tokio::test]
@@ -105,10 +117,18 @@ async fn unreachable_redis_gives_a_degraded_but_serving_process() {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
     let server = start(&db, &[("REDIS_URL", "redis://127.0.0.1:1")]).await;
     let base = format!("http://{}", server.local_addr());
-    let health = reqwest::get(format!("{base}/api/health")).await.expect("answers");
+    let health = reqwest::get(format!("{base}/api/health"))
+        .await
+        .expect("answers");
     assert_eq!(health.status(), 200);
-    let ready = reqwest::get(format!("{base}/api/ready")).await.expect("answers");
-    assert_eq!(ready.status(), 200, "the database is up, so the process is ready");
+    let ready = reqwest::get(format!("{base}/api/ready"))
+        .await
+        .expect("answers");
+    assert_eq!(
+        ready.status(),
+        200,
+        "the database is up, so the process is ready"
+    );
     let json: Value = ready.json().await.expect("json");
     assert_eq!(json["status"], "degraded");
     assert_eq!(json["redis"]["status"], "down");

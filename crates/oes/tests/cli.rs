@@ -24,7 +24,11 @@ fn serve(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("oes starts");
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("oes starts");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).expect("a line");
@@ -61,7 +65,10 @@ fn help_lists_the_subcommands() {
     for sub in ["serve", "worker", "migrate"] {
         assert!(text.contains(sub), "--help does not mention {sub}:\n{text}");
     }
-    let out = oes(dir.path()).args(["serve", "--help"]).output().expect("runs");
+    let out = oes(dir.path())
+        .args(["serve", "--help"])
+        .output()
+        .expect("runs");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("SIGTERM"));
 }
@@ -69,7 +76,11 @@ fn help_lists_the_subcommands() {
 #[test]
 fn a_bad_variable_stops_start_up_with_one_line_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = oes(dir.path()).arg("serve").env("PORT", "http").output().expect("runs");
+    let out = oes(dir.path())
+        .arg("serve")
+        .env("PORT", "http")
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
@@ -82,7 +93,10 @@ fn serve_with_no_configuration_creates_its_sqlite_database_and_answers_health() 
     let (mut child, base) = serve(dir.path(), &[]);
     let resp = reqwest::blocking::get(format!("{base}/api/health")).expect("health answers");
     assert_eq!(resp.status(), 200);
-    assert!(dir.path().join("data/oes.db").is_file(), "the SQLite file was not created");
+    assert!(
+        dir.path().join("data/oes.db").is_file(),
+        "the SQLite file was not created"
+    );
     let status = terminate(&mut child);
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
 }
@@ -105,20 +119,27 @@ fn a_database_that_cannot_be_reached_fails_start_up_with_the_cause() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = oes(dir.path())
         .arg("serve")
-        .env("DATABASE_URL", "postgres://postgres:topsecret@127.0.0.1:1/none")
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres:topsecret@127.0.0.1:1/none",
+        )
         .output()
         .expect("runs");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("database"), "{stderr}");
-    assert!(!stderr.contains("topsecret"), "the password leaked: {stderr}");
+    assert!(
+        !stderr.contains("topsecret"),
+        "the password leaked: {stderr}"
+    );
 }
 
 #[test]
 fn migrate_then_serve_on_postgres_and_redis_reports_both_ready() {
     let admin = std::env::var("OES_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let redis = std::env::var("OES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis =
+        std::env::var("OES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let name = format!("oes_cli_{}", std::process::id());
     let psql = |sql: &str| {
         Command::new("psql")
@@ -132,8 +153,16 @@ fn migrate_then_serve_on_postgres_and_redis_reports_both_ready() {
     let url = format!("{base_url}/{name}");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = oes(dir.path()).arg("migrate").env("DATABASE_URL", &url).output().expect("runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = oes(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let (mut child, base) = serve(dir.path(), &[("DATABASE_URL", &url), ("REDIS_URL", &redis)]);
     let ready: serde_json::Value = reqwest::blocking::get(format!("{base}/api/ready"))
