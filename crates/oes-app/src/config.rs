@@ -81,6 +81,16 @@ pub struct MailConfig {
     pub from: String,
     pub dir: PathBuf,
     pub email_concurrency: usize,
+    /// Tries per email before it is marked failed.
+    pub email_attempts: u32,
+    /// First retry delay; each further retry waits twice as long.
+    pub email_backoff: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// BullMQ key prefix; `bull` shares the queues with a Node BullMQ deployment.
+    pub prefix: String,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +111,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
     pub mail: MailConfig,
+    pub queues: QueueConfig,
     pub app_base_url: Url,
     pub secret: Secret,
     /// Whether `oes serve` also runs the job workers (a deployment may run them only in `oes worker`).
@@ -239,7 +250,22 @@ impl Config {
                 Some(5),
                 "a positive number",
             )?,
+            email_attempts: parse_or(
+                "EMAIL_ATTEMPTS",
+                get("EMAIL_ATTEMPTS"),
+                Some(3),
+                "a positive number",
+            )?,
+            email_backoff: Duration::from_millis(parse_or(
+                "EMAIL_BACKOFF_MS",
+                get("EMAIL_BACKOFF_MS"),
+                Some(2000),
+                "a number of milliseconds",
+            )?),
         };
+        if mail.email_attempts == 0 {
+            return Err(bad("EMAIL_ATTEMPTS", "must be at least 1"));
+        }
         if mail.email_concurrency == 0 {
             return Err(bad("EMAIL_CONCURRENCY", "must be at least 1"));
         }
@@ -301,6 +327,9 @@ impl Config {
                 cache_url,
             },
             mail,
+            queues: QueueConfig {
+                prefix: get("QUEUE_PREFIX").unwrap_or_else(|| "bull".to_owned()),
+            },
             app_base_url,
             secret,
             run_workers: parse_bool("RUN_WORKERS", get("RUN_WORKERS"), true)?,

@@ -1,6 +1,7 @@
 //! The process lifecycle: start-up in dependency order, graceful shutdown in reverse.
 //!
-//! Start-up: database → Redis → queues and workers → mail → schedulers → HTTP. Each step logs
+//! Start-up: database → Redis → mail → queues and workers → schedulers → HTTP (mail comes
+//! before the workers that send it). Each step logs
 //! what started and in which mode. A failed step releases what the earlier steps started and
 //! returns the cause. Shutdown (SIGINT or SIGTERM): stop accepting connections and let in-flight
 //! requests finish (bounded by `SHUTDOWN_TIMEOUT_SECS`), let workers finish their active jobs
@@ -17,7 +18,10 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::db::{Backend, Db, DbError};
+use crate::jobs::send_email::SendEmail;
+use crate::jobs::{EMAIL_QUEUE, JobRuntime};
 use crate::redis_link::RedisLink;
+use crate::service::email::{EmailPolicy, Emails};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +30,8 @@ pub enum StartupError {
     Database(#[from] DbError),
     #[error("redis: {0}")]
     Redis(String),
+    #[error("mail: {0}")]
+    Mail(#[from] oes_mail::MailError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -36,6 +42,7 @@ pub enum StartupError {
 /// The services both `serve` and `worker` run: everything below HTTP.
 pub struct Services {
     pub state: AppState,
+    schedulers: Vec<JoinHandle<()>>,
 }
 
 impl Services {
@@ -73,13 +80,83 @@ impl Services {
             },
         };
 
+        let mailer =
+            match oes_mail::Mailer::from_url(config.mail.smtp_url.as_deref(), &config.mail.dir) {
+                Ok(m) => m,
+                Err(e) => {
+                    redis.close().await;
+                    db.close().await;
+                    return Err(e.into());
+                }
+            };
+        tracing::info!(transport = %mailer.describe(), "mail started");
+
+        let jobs = match &config.redis.url {
+            None => JobRuntime::embedded(config.run_workers),
+            Some(url) => JobRuntime::redis(url, &config.queues.prefix, &redis, config.run_workers),
+        };
+        let policy = EmailPolicy {
+            attempts: config.mail.email_attempts,
+            backoff: oes_jobs::Backoff::Exponential {
+                initial: config.mail.email_backoff,
+            },
+            ..EmailPolicy::default()
+        };
+        let emails = Emails::new(
+            db.clone(),
+            jobs.clone(),
+            mailer,
+            config.mail.from.clone(),
+            policy,
+        );
+        jobs.register(
+            EMAIL_QUEUE,
+            Arc::new(SendEmail {
+                emails: emails.clone(),
+            }),
+            oes_jobs::WorkerOptions {
+                concurrency: config.mail.email_concurrency,
+                ..oes_jobs::WorkerOptions::default()
+            },
+        )
+        .await;
+        jobs.start().await;
+        tracing::info!(
+            mode = if jobs.is_embedded() {
+                "embedded"
+            } else {
+                "redis"
+            },
+            workers = config.run_workers,
+            "queues started"
+        );
+
+        // Schedulers: the sweeps that make queued work durable across Redis and process loss.
+        let schedulers = vec![emails.spawn_relay()];
+        tracing::info!("schedulers started (outbox relay)");
+
         Ok(Services {
-            state: AppState { config, db, redis },
+            state: AppState {
+                config,
+                db,
+                redis,
+                jobs,
+                emails,
+            },
+            schedulers,
         })
     }
 
-    /// Closes Redis, then the database.
+    /// Stops in reverse order: schedulers, workers (bounded), mail, Redis, the database.
     pub async fn stop(self) {
+        for task in &self.schedulers {
+            task.abort();
+        }
+        self.state
+            .jobs
+            .shutdown(self.state.config.worker_shutdown_timeout)
+            .await;
+        self.state.emails.mailer().shutdown().await;
         self.state.redis.close().await;
         tracing::info!("redis closed");
         self.state.db.close().await;

@@ -4,11 +4,15 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::jobs::JobRuntime;
 use crate::redis_link::RedisLink;
+use crate::service::email::Emails;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub redis: RedisLink,
+    pub jobs: JobRuntime,
+    pub emails: Emails,
 }

@@ -1,0 +1,3 @@
+//! Pure types and rules of the platform: no I/O here.
+
+pub mod ids;

@@ -1,0 +1,510 @@
+//! The email pipeline: every email goes through the outbox and the `email` queue; a request never
+//! waits on SMTP. Mirrors the seed's `sendEmail` (`send_direct`), `sendEmailQueued`
+//! (`send_queued` + `dispatch`) and `getEmailJobStatus` (`status`).
+//!
+//! `send_queued` writes an outbox row on the caller's transaction. After the commit the caller
+//! hands the ids to `dispatch`, which adds one `send-email` job per row (job id = outbox id, data
+//! `{outboxId}`: no secret sits in Redis). If that fails (Redis down), the relay adds the job later.
+//! The worker renders the email from the row, sends it and marks the row sent (clearing its
+//! parameters); a redelivered job whose row is already sent does nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oes_jobs::{Backoff, JobInfo, JobOptions};
+use oes_mail::{MailError, Mailer};
+use sqlx::AnyConnection;
+
+use crate::db::{Db, now_ms};
+use crate::domain::ids::OutboxId;
+use crate::jobs::{EMAIL_QUEUE, JobRuntime, SEND_EMAIL_JOB};
+use crate::store::outbox::{self, OutboxRow, OutboxStatus};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("cannot render the email: {0}")]
+    Render(String),
+    #[error("cannot send: {0}")]
+    Send(#[from] MailError),
+    #[error("no such email")]
+    NotFound,
+    /// Retrying cannot help (a refused recipient, a template that cannot render).
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// The platform's emails, with what each template needs. Stored as the outbox row's template
+/// name and JSON parameters, and rendered only when sent.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "template", content = "params", rename_all = "snake_case")]
+pub enum EmailMessage {
+    VerifyEmail {
+        name: String,
+        link: String,
+    },
+    PasswordReset {
+        name: String,
+        code: String,
+    },
+    PasswordChanged {
+        name: String,
+        at_ms: i64,
+        ip: String,
+        user_agent: String,
+    },
+    EmailChangeConfirm {
+        name: String,
+        new_email: String,
+        link: String,
+    },
+    EmailChangeNotice {
+        name: String,
+        new_email: String,
+    },
+    AdminNotification {
+        name: Option<String>,
+        subject: String,
+        body: String,
+    },
+}
+
+/// Lifetimes stated in the emails; the account service enforces the same figures.
+pub const VERIFY_LINK_HOURS: u32 = 24;
+pub const RESET_CODE_MINUTES: u32 = 15;
+
+impl EmailMessage {
+    /// BullMQ priority (lower is more urgent): account emails first, bulk mail last.
+    pub fn default_priority(&self) -> u32 {
+        match self {
+            EmailMessage::VerifyEmail { .. } | EmailMessage::PasswordReset { .. } => 1,
+            EmailMessage::PasswordChanged { .. }
+            | EmailMessage::EmailChangeConfirm { .. }
+            | EmailMessage::EmailChangeNotice { .. } => 2,
+            EmailMessage::AdminNotification { .. } => 10,
+        }
+    }
+
+    pub fn render(&self) -> Result<oes_emails::RenderedEmail, EmailError> {
+        let rendered = match self {
+            EmailMessage::VerifyEmail { name, link } => oes_emails::VerifyEmail {
+                name,
+                link,
+                expiry_hours: VERIFY_LINK_HOURS,
+            }
+            .render(),
+            EmailMessage::PasswordReset { name, code } => oes_emails::PasswordReset {
+                name,
+                code,
+                expiry_minutes: RESET_CODE_MINUTES,
+            }
+            .render(),
+            EmailMessage::PasswordChanged {
+                name,
+                at_ms,
+                ip,
+                user_agent,
+            } => {
+                let at = chrono::DateTime::from_timestamp_millis(*at_ms).unwrap_or_default();
+                oes_emails::PasswordChanged {
+                    name,
+                    at,
+                    ip,
+                    user_agent,
+                }
+                .render()
+            }
+            EmailMessage::EmailChangeConfirm {
+                name,
+                new_email,
+                link,
+            } => oes_emails::EmailChangeConfirm {
+                name,
+                new_email,
+                link,
+            }
+            .render(),
+            EmailMessage::EmailChangeNotice { name, new_email } => {
+                oes_emails::EmailChangeNotice { name, new_email }.render()
+            }
+            EmailMessage::AdminNotification {
+                name,
+                subject,
+                body,
+            } => oes_emails::AdminNotification {
+                name: name.as_deref(),
+                subject,
+                body,
+            }
+            .render(),
+        };
+        rendered.map_err(|e| EmailError::Render(e.to_string()))
+    }
+
+    fn split(&self) -> Result<(String, String), EmailError> {
+        let value = serde_json::to_value(self).map_err(|e| EmailError::Render(e.to_string()))?;
+        let template = value["template"].as_str().unwrap_or_default().to_owned();
+        Ok((template, value["params"].to_string()))
+    }
+
+    fn join(template: &str, params: &str) -> Result<Self, EmailError> {
+        let params: serde_json::Value =
+            serde_json::from_str(params).map_err(|e| EmailError::Render(e.to_string()))?;
+        serde_json::from_value(serde_json::json!({ "template": template, "params": params }))
+            .map_err(|e| EmailError::Render(e.to_string()))
+    }
+}
+
+/// The seed's per-call options.
+#[derive(Debug, Clone, Default)]
+pub struct SendOptions {
+    /// BullMQ priority, lower is more urgent; default by message kind.
+    pub priority: Option<u32>,
+    pub delay: Option<Duration>,
+    pub attempts: Option<u32>,
+    pub backoff: Option<Backoff>,
+}
+
+/// Retry policy of email jobs.
+#[derive(Debug, Clone)]
+pub struct EmailPolicy {
+    pub attempts: u32,
+    pub backoff: Backoff,
+    pub keep_completed: Duration,
+    /// A PENDING row older than this is enqueued by the relay.
+    pub relay_after: Duration,
+    /// A QUEUED row older than this is re-added (no-op while its job still exists).
+    pub requeue_after: Duration,
+    pub relay_every: Duration,
+}
+
+impl Default for EmailPolicy {
+    fn default() -> Self {
+        EmailPolicy {
+            attempts: 3,
+            backoff: Backoff::Exponential {
+                initial: Duration::from_secs(2),
+            },
+            keep_completed: Duration::from_secs(3600),
+            relay_after: Duration::from_secs(2),
+            requeue_after: Duration::from_secs(600),
+            relay_every: Duration::from_secs(2),
+        }
+    }
+}
+
+/// An email's state: the outbox row and, when known, its job.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailStatus {
+    pub id: OutboxId,
+    pub status: OutboxStatus,
+    pub attempts: i64,
+    pub failure_reason: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub queue_state: Option<String>,
+    pub job_attempts_made: Option<u32>,
+}
+
+#[derive(Clone)]
+pub struct Emails {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    jobs: JobRuntime,
+    mailer: Mailer,
+    from: String,
+    policy: EmailPolicy,
+}
+
+impl Emails {
+    pub fn new(
+        db: Db,
+        jobs: JobRuntime,
+        mailer: Mailer,
+        from: String,
+        policy: EmailPolicy,
+    ) -> Self {
+        Emails {
+            inner: Arc::new(Inner {
+                db,
+                jobs,
+                mailer,
+                from,
+                policy,
+            }),
+        }
+    }
+
+    pub fn mailer(&self) -> &Mailer {
+        &self.inner.mailer
+    }
+
+    pub fn policy(&self) -> &EmailPolicy {
+        &self.inner.policy
+    }
+
+    /// Writes the email to the outbox on the caller's transaction. Call [`Emails::dispatch`]
+    /// with the returned id after the commit.
+    pub async fn send_queued(
+        &self,
+        conn: &mut AnyConnection,
+        to: &str,
+        message: &EmailMessage,
+        options: &SendOptions,
+    ) -> Result<QueuedEmail, EmailError> {
+        let (template, params) = message.split()?;
+        let id = OutboxId::new();
+        let priority = options
+            .priority
+            .unwrap_or_else(|| message.default_priority());
+        outbox::insert(conn, id, &template, to, &params, i64::from(priority)).await?;
+        Ok(QueuedEmail {
+            id,
+            options: self.job_options(id, priority, options),
+        })
+    }
+
+    fn job_options(&self, id: OutboxId, priority: u32, options: &SendOptions) -> JobOptions {
+        let policy = &self.inner.policy;
+        JobOptions {
+            job_id: Some(job_id(id)),
+            priority: Some(priority),
+            delay: options.delay,
+            attempts: options.attempts.unwrap_or(policy.attempts),
+            backoff: options
+                .backoff
+                .clone()
+                .unwrap_or_else(|| policy.backoff.clone()),
+            remove_on_complete_age: Some(policy.keep_completed),
+        }
+    }
+
+    /// Puts committed outbox rows on the queue. Never fails the caller: a row that cannot be
+    /// enqueued now stays PENDING and the relay enqueues it later.
+    pub async fn dispatch(&self, emails: impl IntoIterator<Item = QueuedEmail>) {
+        for email in emails {
+            self.enqueue(email.id, &email.options).await;
+        }
+    }
+
+    async fn enqueue(&self, id: OutboxId, options: &JobOptions) -> bool {
+        let data = serde_json::json!({ "outboxId": id.to_string() });
+        match self
+            .inner
+            .jobs
+            .add(EMAIL_QUEUE, SEND_EMAIL_JOB, data, options)
+            .await
+        {
+            Ok(_) => {
+                if let Err(e) = outbox::mark_queued(&self.inner.db, id).await {
+                    tracing::warn!(%id, "email enqueued but not marked queued: {e}");
+                }
+                true
+            }
+            Err(e) => {
+                tracing::warn!(%id, "email kept in the outbox for the relay: {e}");
+                false
+            }
+        }
+    }
+
+    /// One relay pass: enqueues rows that never reached the queue, and re-adds old QUEUED rows
+    /// (a no-op while their job exists). Returns how many rows were handed to the queue.
+    pub async fn relay_once(&self, queued_before: i64) -> Result<usize, EmailError> {
+        let policy = &self.inner.policy;
+        let pending_before = now_ms() - i64::try_from(policy.relay_after.as_millis()).unwrap_or(0);
+        let rows = outbox::unsent(&self.inner.db, pending_before, queued_before, 500).await?;
+        let mut handed = 0;
+        for row in rows {
+            let priority = u32::try_from(row.priority).unwrap_or(10);
+            let options = self.job_options(row.id, priority, &SendOptions::default());
+            if !self.enqueue(row.id, &options).await {
+                break; // the queue is down: try the rest next pass
+            }
+            if row.status == OutboxStatus::Queued {
+                outbox::touch_queued(&self.inner.db, row.id).await?;
+            }
+            handed += 1;
+        }
+        Ok(handed)
+    }
+
+    /// Runs the relay until the task is aborted. In embedded mode the queue lives in memory, so
+    /// the first pass re-adds every unsent row (the previous process's queue is gone).
+    pub fn spawn_relay(&self) -> tokio::task::JoinHandle<()> {
+        let emails = self.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                let requeue_ms = i64::try_from(emails.inner.policy.requeue_after.as_millis())
+                    .unwrap_or(i64::MAX);
+                let queued_before = if first && emails.inner.jobs.is_embedded() {
+                    now_ms() + 1
+                } else {
+                    now_ms().saturating_sub(requeue_ms)
+                };
+                match emails.relay_once(queued_before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(count = n, "outbox relay enqueued emails"),
+                    Err(e) => tracing::warn!("outbox relay: {e}"),
+                }
+                first = false;
+                tokio::time::sleep(emails.inner.policy.relay_every).await;
+            }
+        })
+    }
+
+    /// Sends now, bypassing the queue (the worker's path, and tools').
+    pub async fn send_direct(&self, to: &str, message: &EmailMessage) -> Result<(), EmailError> {
+        let email = message.render()?.into_email(&self.inner.from, to)?;
+        self.inner.mailer.send(&email).await?;
+        Ok(())
+    }
+
+    /// Sends a Node-shaped job's email (`{to, subject, html}`), with a text part derived from it.
+    pub async fn send_raw(&self, to: &str, subject: &str, html: &str) -> Result<(), EmailError> {
+        let email = oes_mail::Email::new(&self.inner.from, to, subject, html, &html_to_text(html))?;
+        self.inner.mailer.send(&email).await?;
+        Ok(())
+    }
+
+    /// Delivers one outbox row: the worker's job. Idempotent: a row already sent is skipped.
+    pub async fn deliver(&self, id: OutboxId, final_try: bool) -> Result<Delivery, EmailError> {
+        let db = &self.inner.db;
+        let Some(row) = outbox::get(db, id).await? else {
+            return Err(EmailError::NotFound);
+        };
+        if row.status == OutboxStatus::Sent {
+            return Ok(Delivery::AlreadySent);
+        }
+        let message = EmailMessage::join(&row.template, row.params.as_deref().unwrap_or("{}"));
+        let result = match message {
+            Ok(message) => self.send_direct(&row.recipient, &message).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                outbox::mark_sent(db, id).await?;
+                tracing::info!(%id, to = %oes_mail::mask_address(&row.recipient), "email sent");
+                Ok(Delivery::Sent)
+            }
+            Err(e) => {
+                let permanent = match &e {
+                    EmailError::Send(mail) => mail.is_permanent(),
+                    EmailError::Render(_) => true,
+                    _ => false,
+                };
+                let reason = e.to_string();
+                outbox::record_failure(db, id, &reason, permanent || final_try).await?;
+                tracing::warn!(%id, to = %oes_mail::mask_address(&row.recipient), permanent, "email not sent: {reason}");
+                Err(if permanent {
+                    EmailError::Permanent(reason)
+                } else {
+                    e
+                })
+            }
+        }
+    }
+
+    /// The seed's `getEmailJobStatus`: the outbox row and its job's state.
+    pub async fn status(&self, id: OutboxId) -> Result<EmailStatus, EmailError> {
+        let row: OutboxRow = outbox::get(&self.inner.db, id)
+            .await?
+            .ok_or(EmailError::NotFound)?;
+        let job: Option<JobInfo> = match self.inner.jobs.backend().await {
+            Some(backend) => backend.job(EMAIL_QUEUE, &job_id(id)).await.ok().flatten(),
+            None => None,
+        };
+        Ok(EmailStatus {
+            id,
+            status: row.status,
+            attempts: row.attempts,
+            failure_reason: row.last_error,
+            created_at: row.created_at,
+            sent_at: row.sent_at,
+            queue_state: job.as_ref().map(|j| j.state.as_str().to_owned()),
+            job_attempts_made: job.map(|j| j.attempts_made),
+        })
+    }
+}
+
+/// What `deliver` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    AlreadySent,
+}
+
+/// An outbox row written on a transaction, to hand to [`Emails::dispatch`] after its commit.
+#[must_use = "dispatch the email after the transaction commits"]
+#[derive(Debug)]
+pub struct QueuedEmail {
+    pub id: OutboxId,
+    options: JobOptions,
+}
+
+/// The job id of an outbox row. BullMQ ids must not be plain integers or contain `:`.
+pub fn job_id(id: OutboxId) -> String {
+    format!("email-{id}")
+}
+
+/// A readable plain-text alternative for HTML we did not write (Node-shaped jobs).
+fn html_to_text(html: &str) -> String {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_survive_the_outbox_round_trip() {
+        let message = EmailMessage::PasswordReset {
+            name: "Asha".into(),
+            code: "123456".into(),
+        };
+        let (template, params) = message.split().expect("split");
+        assert_eq!(template, "password_reset");
+        match EmailMessage::join(&template, &params).expect("join") {
+            EmailMessage::PasswordReset { code, .. } => assert_eq!(code, "123456"),
+            other => panic!("wrong message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn account_emails_are_more_urgent_than_notifications() {
+        let verify = EmailMessage::VerifyEmail {
+            name: "a".into(),
+            link: "https://x".into(),
+        };
+        let notice = EmailMessage::AdminNotification {
+            name: None,
+            subject: "s".into(),
+            body: "b".into(),
+        };
+        assert!(verify.default_priority() < notice.default_priority());
+    }
+
+    #[test]
+    fn html_becomes_readable_text() {
+        assert_eq!(html_to_text("<p>Hello <b>there</b></p>"), "Hello there");
+    }
+}

@@ -1,0 +1,4 @@
+//! All SQL of the platform, one function per query, written once for SQLite and PostgreSQL
+//! (see `db` for the dialect both share).
+
+pub mod outbox;
