@@ -72,6 +72,10 @@ pub struct RedisConfig {
     /// The cache's Redis; defaults to `url`. Kept separate so the cache may evict while the
     /// queues' Redis runs with `noeviction`.
     pub cache_url: Option<String>,
+    /// Prefix of every cache key; `oes cache clear` deletes only under it.
+    pub cache_namespace: String,
+    /// A cache call to Redis slower than this counts as a miss (fail-open).
+    pub cache_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +329,13 @@ impl Config {
             redis: RedisConfig {
                 url: redis_url,
                 cache_url,
+                cache_namespace: get("CACHE_NAMESPACE").unwrap_or_else(|| "oes:cache:".to_owned()),
+                cache_timeout: Duration::from_millis(parse_or(
+                    "CACHE_TIMEOUT_MS",
+                    get("CACHE_TIMEOUT_MS"),
+                    Some(50),
+                    "a number of milliseconds",
+                )?),
             },
             mail,
             queues: QueueConfig {

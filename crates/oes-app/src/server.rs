@@ -30,6 +30,8 @@ pub enum StartupError {
     Database(#[from] DbError),
     #[error("redis: {0}")]
     Redis(String),
+    #[error("cache: {0}")]
+    Cache(#[from] oes_cache::CacheError),
     #[error("mail: {0}")]
     Mail(#[from] oes_mail::MailError),
     #[error("cannot listen on {addr}: {source}")]
@@ -80,10 +82,37 @@ impl Services {
             },
         };
 
+        let cache_config = oes_cache::CacheConfig {
+            namespace: config.redis.cache_namespace.clone(),
+            redis_timeout: config.redis.cache_timeout,
+            ..oes_cache::CacheConfig::default()
+        };
+        let cache = match &config.redis.cache_url {
+            None => oes_cache::Cache::embedded(cache_config),
+            Some(url) => oes_cache::Cache::connect(url, cache_config).await,
+        };
+        let cache = match cache {
+            Ok(c) => c,
+            Err(e) => {
+                redis.close().await;
+                db.close().await;
+                return Err(e.into());
+            }
+        };
+        tracing::info!(
+            tier = if config.redis.cache_url.is_some() {
+                "memory + redis"
+            } else {
+                "memory"
+            },
+            "cache started"
+        );
+
         let mailer =
             match oes_mail::Mailer::from_url(config.mail.smtp_url.as_deref(), &config.mail.dir) {
                 Ok(m) => m,
                 Err(e) => {
+                    cache.shutdown().await;
                     redis.close().await;
                     db.close().await;
                     return Err(e.into());
@@ -140,6 +169,7 @@ impl Services {
                 config,
                 db,
                 redis,
+                cache,
                 jobs,
                 emails,
             },
@@ -157,6 +187,7 @@ impl Services {
             .shutdown(self.state.config.worker_shutdown_timeout)
             .await;
         self.state.emails.mailer().shutdown().await;
+        self.state.cache.shutdown().await;
         self.state.redis.close().await;
         tracing::info!("redis closed");
         self.state.db.close().await;

@@ -13,6 +13,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub redis: RedisLink,
+    pub cache: oes_cache::Cache,
     pub jobs: JobRuntime,
     pub emails: Emails,
 }

@@ -3,6 +3,7 @@
 
 pub mod error;
 mod probes;
+mod routes;
 
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
     let api = Router::new()
         .route("/health", get(probes::health))
         .route("/ready", get(probes::ready))
+        .merge(routes::api())
         .merge(extra);
 
     Router::new()

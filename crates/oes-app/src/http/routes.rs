@@ -1,0 +1,9 @@
+//! The API's route tree under `/api`, one line per area; each area's module owns its routes.
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn api() -> Router<AppState> {
+    Router::new()
+}
