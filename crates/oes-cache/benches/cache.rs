@@ -99,6 +99,10 @@ fn benches(c: &mut Criterion) {
             b.to_async(&rt)
                 .iter(|| async { l2_only.get::<Paper>(&key).await.expect("hit") });
         });
+        group.bench_function(BenchmarkId::new("l2_hit_json", label), |b| {
+            b.to_async(&rt)
+                .iter(|| async { l2_only.get_json(&key).await.expect("hit") });
+        });
         let full_key = l2_only.namespaced(&key);
         let conn = l2_only.redis_connection().expect("redis");
         group.bench_function(BenchmarkId::new("raw_get", label), |b| {
@@ -111,6 +115,22 @@ fn benches(c: &mut Criterion) {
                         .query_async::<Vec<u8>>(&mut conn)
                         .await
                         .expect("raw get")
+                }
+            });
+        });
+        group.bench_function(BenchmarkId::new("raw_get_timeout", label), |b| {
+            b.to_async(&rt).iter(|| {
+                let mut conn = conn.clone();
+                let full_key = full_key.clone();
+                async move {
+                    let cmd = redis::cmd("GET").arg(&full_key).to_owned();
+                    tokio::time::timeout(
+                        Duration::from_secs(2),
+                        cmd.query_async::<Vec<u8>>(&mut conn),
+                    )
+                    .await
+                    .expect("in time")
+                    .expect("raw get")
                 }
             });
         });

@@ -280,10 +280,10 @@ impl Cache {
             return Some(v);
         }
         let epoch = self.inner.shared.epoch();
-        let found = self.l2_get(key).await.and_then(|json| {
-            let entry = self.decode_entry::<T>(json)?;
-            Some(entry)
-        });
+        let found = self
+            .l2_get(key)
+            .await
+            .and_then(|(json, l1_ttl)| self.decode_entry::<T>(json, l1_ttl));
         match found {
             Some((value, entry)) => {
                 if let Some(entry) = entry {
@@ -296,6 +296,26 @@ impl Cache {
                 None
             }
         }
+    }
+
+    /// The cached JSON of `key` as stored, without decoding it: for handlers that send a
+    /// cached document straight to a client, where decoding a large value would cost more
+    /// than fetching it. Reads L1 then Redis; a Redis hit is not copied into L1 (L1 keeps
+    /// decoded values for typed reads). `None` on a miss or a Redis failure.
+    pub async fn get_json(&self, key: &str) -> Option<Bytes> {
+        let shared = &self.inner.shared;
+        if let Some(l1) = shared.l1()
+            && let Some(entry) = l1.get(key).await
+            && !entry.json.is_empty()
+        {
+            bump(&shared.counters.l1_hits);
+            return Some(entry.json.clone());
+        }
+        let found = self.l2_get(key).await.map(|(json, _)| json);
+        if found.is_none() {
+            bump(&shared.counters.misses);
+        }
+        found
     }
 
     /// Stores `value` under `key` for `ttl` (± jitter) in Redis and L1, and tells the other
@@ -516,14 +536,14 @@ impl Cache {
             return Ok(v);
         }
         let epoch = shared.epoch();
-        if let Some((value, json)) = self.l2_get(key).await.and_then(|json| {
+        if let Some((value, json, l1_ttl)) = self.l2_get(key).await.and_then(|(json, l1_ttl)| {
             let value: V = self.decode(&json)?;
-            Some((value, json))
+            Some((value, json, l1_ttl))
         }) {
             let entry = Arc::new(Entry {
                 json,
                 typed: Arc::new(value.clone()),
-                l1_ttl: self.inner.cfg.l1_max_ttl,
+                l1_ttl,
             });
             self.l1_fill(key, Arc::clone(&entry), epoch).await;
             leader.finish(Ok(entry));
@@ -595,7 +615,7 @@ impl Cache {
     async fn l1_fill(&self, key: &str, entry: Arc<Entry>, epoch: u64) {
         let shared = &self.inner.shared;
         let Some(l1) = shared.l1() else { return };
-        if shared.epoch() != epoch {
+        if entry.l1_ttl.is_zero() || shared.epoch() != epoch {
             return;
         }
         l1.insert(key.to_owned(), entry).await;
@@ -604,18 +624,29 @@ impl Cache {
         }
     }
 
-    /// Raw JSON of `key` from Redis; `None` on a miss, an error or a timeout (counted).
-    async fn l2_get(&self, key: &str) -> Option<Bytes> {
+    /// Raw JSON of `key` from Redis and how long an L1 copy may live (its remaining Redis
+    /// TTL, capped by `l1_max_ttl`; zero: do not keep a copy). GET and PTTL go in one
+    /// pipeline, so an L2 hit stays one round trip. `None` on a miss, an error or a timeout
+    /// (counted).
+    async fn l2_get(&self, key: &str) -> Option<(Bytes, Duration)> {
         let remote = self.inner.remote.as_ref()?;
-        let mut cmd = redis::cmd("GET");
-        cmd.arg(self.namespaced(key));
-        let found: Option<Vec<u8>> = self
-            .run(remote, &cmd, self.inner.cfg.redis_timeout)
+        let full = self.namespaced(key);
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&full).cmd("PTTL").arg(&full);
+        let (found, pttl): (Option<Vec<u8>>, i64) = self
+            .run_pipe(remote, &pipe, self.inner.cfg.redis_timeout)
             .await
             .ok()?;
         let json = Bytes::from(found?);
         bump(&self.inner.shared.counters.l2_hits);
-        Some(json)
+        let max = self.inner.cfg.l1_max_ttl;
+        let l1_ttl = match pttl {
+            // No expiry (written by someone else without a TTL).
+            -1 => max,
+            ms if ms > 0 => Duration::from_millis(ms.unsigned_abs()).min(max),
+            _ => Duration::ZERO,
+        };
+        Some((json, l1_ttl))
     }
 
     fn decode<T: DeserializeOwned>(&self, json: &[u8]) -> Option<T> {
@@ -631,7 +662,7 @@ impl Cache {
 
     /// The value, plus an L1 entry for it when L1 is on (the decoded copy costs a clone).
     #[allow(clippy::type_complexity)]
-    fn decode_entry<T>(&self, json: Bytes) -> Option<(T, Option<Arc<Entry>>)>
+    fn decode_entry<T>(&self, json: Bytes, l1_ttl: Duration) -> Option<(T, Option<Arc<Entry>>)>
     where
         T: DeserializeOwned + Clone + Send + Sync + 'static,
     {
@@ -640,7 +671,7 @@ impl Cache {
             Arc::new(Entry {
                 json,
                 typed: Arc::new(value.clone()),
-                l1_ttl: self.inner.cfg.l1_max_ttl,
+                l1_ttl,
             })
         });
         Some((value, entry))
@@ -667,6 +698,17 @@ impl Cache {
         Ok(())
     }
 
+    async fn run_pipe<T: redis::FromRedisValue>(
+        &self,
+        remote: &Remote,
+        pipe: &redis::Pipeline,
+        timeout: Duration,
+    ) -> Result<T, CacheError> {
+        let mut conn = remote.conn.clone();
+        self.deadline(timeout, pipe.query_async::<T>(&mut conn))
+            .await
+    }
+
     /// Runs one command with a deadline, counting errors and timeouts.
     async fn run<T: redis::FromRedisValue>(
         &self,
@@ -674,9 +716,18 @@ impl Cache {
         cmd: &redis::Cmd,
         timeout: Duration,
     ) -> Result<T, CacheError> {
-        let shared = &self.inner.shared;
         let mut conn = remote.conn.clone();
-        match tokio::time::timeout(timeout, cmd.query_async::<T>(&mut conn)).await {
+        self.deadline(timeout, cmd.query_async::<T>(&mut conn))
+            .await
+    }
+
+    async fn deadline<T>(
+        &self,
+        timeout: Duration,
+        call: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, CacheError> {
+        let shared = &self.inner.shared;
+        match tokio::time::timeout(timeout, call).await {
             Ok(Ok(v)) => {
                 shared.l2_ok.store(true, Ordering::Relaxed);
                 Ok(v)

@@ -19,6 +19,11 @@ async fn a_delete_on_one_instance_is_seen_by_another() {
     wait_for_invalidations(&b, 1).await;
     assert_eq!(b.get::<String>("exam:1").await.as_deref(), Some("v1"));
     assert_eq!(b.stats().l2_hits, 1);
+    assert_eq!(
+        b.get_json("exam:1").await.as_deref(),
+        Some(&br#""v1""#[..]),
+        "raw JSON read"
+    );
 
     // Remove it from Redis without a message: b still answers, so its reads come from L1.
     let mut raw = raw_connection(&redis_url()).await;
@@ -28,7 +33,7 @@ async fn a_delete_on_one_instance_is_seen_by_another() {
         .await
         .expect("unlink");
     assert_eq!(b.get::<String>("exam:1").await.as_deref(), Some("v1"));
-    assert_eq!(b.stats().l1_hits, 1);
+    assert_eq!(b.stats().l1_hits, 2);
 
     a.set("exam:1", &"v1".to_owned(), Duration::from_secs(60))
         .await
@@ -36,7 +41,7 @@ async fn a_delete_on_one_instance_is_seen_by_another() {
     wait_for_invalidations(&b, 2).await;
     assert_eq!(b.get::<String>("exam:1").await.as_deref(), Some("v1"));
     assert_eq!(b.get::<String>("exam:1").await.as_deref(), Some("v1"));
-    assert_eq!(b.stats().l1_hits, 2, "b's L1 was not refilled");
+    assert_eq!(b.stats().l1_hits, 3, "b's L1 was not refilled");
 
     let started = Instant::now();
     a.delete("exam:1").await.expect("delete");

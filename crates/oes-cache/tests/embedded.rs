@@ -35,6 +35,9 @@ async fn embedded_mode_offers_the_same_api_without_redis() {
         Some(serde_json::json!({"id": 1, "title": "Exam 1"}))
     );
 
+    let raw = cache.get_json(&keys::exam(1)).await.expect("json");
+    assert_eq!(&raw[..], br#"{"id":1,"title":"Exam 1"}"#);
+
     assert!(cache.delete(&keys::exam(1)).await.expect("delete"));
     assert!(!cache.delete(&keys::exam(1)).await.expect("delete"));
     assert_eq!(cache.get::<Exam>(&keys::exam(1)).await, None);
