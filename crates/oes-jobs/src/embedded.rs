@@ -146,7 +146,9 @@ impl QueueData {
 
     fn promote_due(&mut self, now: u64) {
         while let Some(first) = self.delayed.first() {
-            if first.0 > now {
+            // Strictly after: `now` is truncated to the ms, so at `due == now` up to 1 ms of
+            // the delay may still be left.
+            if first.0 >= now {
                 break;
             }
             if let Some((_, _, id)) = self.delayed.pop_first() {
@@ -509,7 +511,7 @@ async fn run_worker(
             Fetch::Idle(next_due) => {
                 drop(permit);
                 let sleep_for = next_due
-                    .map(|due| Duration::from_millis(due.saturating_sub(now_ms())))
+                    .map(|due| Duration::from_millis(due.saturating_sub(now_ms()) + 1))
                     .unwrap_or(Duration::from_secs(3600));
                 tokio::select! {
                     _ = &mut wake => {}

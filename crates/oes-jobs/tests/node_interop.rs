@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::{Act, PrefixGuard, Recorder, fast_worker, redis_url, unique_prefix, wait_until};
+use common::{Act, PrefixGuard, Recorder, redis_url, steady_worker, unique_prefix, wait_until};
 use oes_jobs::{JobOptions, JobQueue, JobState, RedisJobs};
 use serde_json::{Value, json};
 
@@ -85,7 +85,7 @@ async fn send_email_jobs_from_a_node_producer_are_processed_by_the_rust_worker()
     let (jobs, guard) = backend().await;
     let rec = Recorder::ok();
     let worker = jobs
-        .start_worker("email", rec.clone(), fast_worker(5))
+        .start_worker("email", rec.clone(), steady_worker(5))
         .await
         .unwrap();
 
@@ -155,7 +155,7 @@ async fn jobs_added_by_rust_are_counted_and_read_by_node() {
     // One failed job, failed by the Rust worker, on a separate queue so the others stay put.
     let failing = Recorder::new(|_, _| Act::Fatal("mailbox unavailable".into()));
     let worker = jobs
-        .start_worker("bounce", failing, fast_worker(1))
+        .start_worker("bounce", failing, steady_worker(1))
         .await
         .unwrap();
     jobs.add(

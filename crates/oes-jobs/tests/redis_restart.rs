@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{OwnRedis, Recorder, fast_worker, wait_until};
-use oes_jobs::{JobOptions, JobQueue, RedisJobs};
+use common::{OwnRedis, Recorder, wait_until};
+use oes_jobs::{JobOptions, JobQueue, RedisJobs, WorkerOptions};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,7 +17,7 @@ async fn a_worker_picks_up_new_jobs_after_redis_restarts() {
         Arc::new(RedisJobs::connect(&server.url(), "bull").await.unwrap());
     let rec = Recorder::ok();
     let worker = jobs
-        .start_worker("email", rec.clone(), fast_worker(2))
+        .start_worker("email", rec.clone(), WorkerOptions::default())
         .await
         .unwrap();
 

@@ -93,6 +93,16 @@ impl Backend {
     }
 }
 
+/// Leases long enough that a loaded machine never loses one mid-job.
+pub fn steady_worker(concurrency: usize) -> WorkerOptions {
+    WorkerOptions {
+        concurrency,
+        lock_duration: Duration::from_secs(10),
+        stalled_interval: Duration::from_secs(2),
+        run_retry_delay: Duration::from_millis(100),
+    }
+}
+
 /// Short leases so a dead worker's job comes back within a few seconds.
 pub fn fast_worker(concurrency: usize) -> WorkerOptions {
     WorkerOptions {
