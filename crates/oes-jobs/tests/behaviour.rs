@@ -437,6 +437,44 @@ mod bodies {
         );
     }
 
+    pub async fn shutdown_gives_up_on_a_stuck_job_which_then_runs_elsewhere(b: Backend) {
+        let jobs = b.jobs.clone();
+        let stuck = Recorder::new(|_, _| Act::Hang);
+        let first = jobs
+            .start_worker("email", stuck.clone(), fast_worker(1))
+            .await
+            .unwrap();
+        let id = jobs
+            .add(
+                "email",
+                "send-email",
+                json!({}),
+                &JobOptions::with_id("outbox-stuck"),
+            )
+            .await
+            .unwrap();
+        wait_until("stuck job started", LIMIT, || async {
+            stuck.calls().len() == 1
+        })
+        .await;
+        // Returns although the job never finishes: the wait is bounded by the timeout.
+        first.shutdown(Duration::from_millis(300)).await.unwrap();
+
+        let rec = Recorder::ok();
+        let second = jobs
+            .start_worker("email", rec.clone(), fast_worker(1))
+            .await
+            .unwrap();
+        wait_until(
+            "abandoned job completed by another worker",
+            LIMIT,
+            || async { state_of(jobs.as_ref(), "email", &id).await == Some(JobState::Completed) },
+        )
+        .await;
+        second.shutdown(Duration::from_secs(5)).await.unwrap();
+        assert_eq!(rec.succeeded(), vec![id]);
+    }
+
     pub async fn a_job_of_a_worker_that_dies_mid_job_is_recovered_and_completes_once(b: Backend) {
         let jobs = b.jobs.clone();
         let id = jobs
@@ -527,6 +565,7 @@ on_both_backends!(
     counts_follow_jobs_through_their_states_and_clean_removes_finished,
     completed_jobs_are_removed_when_retention_is_zero,
     shutdown_waits_for_an_active_job,
+    shutdown_gives_up_on_a_stuck_job_which_then_runs_elsewhere,
     a_job_of_a_worker_that_dies_mid_job_is_recovered_and_completes_once,
 );
 

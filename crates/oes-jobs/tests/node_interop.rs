@@ -1,4 +1,5 @@
-//! Interoperability with Node BullMQ itself (tests/node, bullmq pinned in package-lock.json).
+//! Interoperability with Node BullMQ itself, both directions (tests/node: bullmq and ioredis
+//! pinned in package-lock.json, installed with `npm ci` when missing).
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
 mod common;
@@ -231,4 +232,42 @@ async fn jobs_added_by_rust_are_counted_and_read_by_node() {
     assert_eq!(bad["state"], "failed");
     assert_eq!(bad["failedReason"], "mailbox unavailable");
     assert_eq!(bad["attemptsMade"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_worker_runs_rust_jobs_with_their_retry_options() {
+    let (jobs, guard) = backend().await;
+    let data = json!({"attemptId": 41});
+    let opts = JobOptions {
+        attempts: 2,
+        backoff: oes_jobs::Backoff::Fixed {
+            delay: Duration::from_millis(100),
+        },
+        ..JobOptions::with_id("attempt-41")
+    };
+    jobs.add("score-calculation", "calculate-score", data.clone(), &opts)
+        .await
+        .unwrap();
+
+    let prefix = guard.prefix.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        run_node("worker.mjs", &[&prefix, "score-calculation", "1"])
+    })
+    .await
+    .unwrap();
+    let calls = seen["calls"].as_array().expect("calls");
+    assert_eq!(calls.len(), 2, "first try failed, the retry succeeded");
+    for (i, call) in calls.iter().enumerate() {
+        assert_eq!(call["id"], "attempt-41");
+        assert_eq!(call["name"], "calculate-score");
+        assert_eq!(call["data"], data);
+        assert_eq!(call["attemptsMade"], i);
+    }
+    let info = jobs
+        .job("score-calculation", "attempt-41")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.state, JobState::Completed);
+    assert_eq!(info.attempts_made, 2);
 }
