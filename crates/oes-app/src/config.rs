@@ -124,6 +124,8 @@ pub struct Config {
     pub worker_shutdown_timeout: Duration,
     /// Start-up notes worth logging once logging is up (for example "production on SQLite").
     pub warnings: Vec<String>,
+    /// Passwords, sessions, CSRF origins and rate limits (`service::accounts`).
+    pub accounts: crate::service::accounts::AccountsConfig,
 }
 
 /// The development secret: sessions survive restarts in development, and production refuses it.
@@ -321,7 +323,10 @@ impl Config {
             }
         }
 
+        let accounts =
+            crate::service::accounts::AccountsConfig::from_lookup(&get, &app_base_url, env)?;
         Ok(Config {
+            accounts,
             env,
             log_format,
             http,

@@ -164,6 +164,10 @@ impl Services {
         let schedulers = vec![emails.spawn_relay()];
         tracing::info!("schedulers started (outbox relay)");
 
+        let rate_limiter = crate::service::rate_limit::RateLimiter::new(
+            redis.clone(),
+            format!("{}rl:", config.redis.cache_namespace),
+        );
         Ok(Services {
             state: AppState {
                 config,
@@ -172,6 +176,7 @@ impl Services {
                 cache,
                 jobs,
                 emails,
+                rate_limiter,
             },
             schedulers,
         })

@@ -16,4 +16,5 @@ pub struct AppState {
     pub cache: oes_cache::Cache,
     pub jobs: JobRuntime,
     pub emails: Emails,
+    pub rate_limiter: crate::service::rate_limit::RateLimiter,
 }

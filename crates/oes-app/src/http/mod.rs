@@ -4,6 +4,7 @@
 pub mod error;
 mod probes;
 mod routes;
+pub mod session;
 
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use error::{ApiError, ApiJson};
+pub use session::{AdminUser, CurrentUser};
 
 use crate::state::AppState;
 

@@ -1,3 +1,5 @@
 //! Use cases: transactions, cache invalidation, enqueueing. Handlers call one function here.
 
+pub mod accounts;
 pub mod email;
+pub mod rate_limit;

@@ -2,3 +2,5 @@
 //! (see `db` for the dialect both share).
 
 pub mod outbox;
+pub mod sessions;
+pub mod users;

@@ -1,0 +1,179 @@
+//! Fixed-window rate limits, shared by every server process through Redis (INCR, then PEXPIRE
+//! on the window's first hit), with an in-process table when Redis is absent or not answering.
+//!
+//! Falling back to per-process counting when Redis fails keeps the limits in force (each process
+//! counts alone, so a client gets at most N times the limit across N processes) instead of
+//! either refusing every request or dropping the protection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::redis_link::RedisLink;
+
+/// A refusal: try again after `retry_after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    pub retry_after: Duration,
+}
+
+impl Limited {
+    /// Whole seconds for `Retry-After`, never 0.
+    pub fn retry_after_secs(&self) -> u64 {
+        self.retry_after.as_millis().div_ceil(1000).max(1) as u64
+    }
+}
+
+/// How long a Redis round trip may take before the local table answers instead.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// Local entries are swept when the table grows past this.
+const LOCAL_SWEEP_AT: usize = 10_000;
+
+#[derive(Clone)]
+pub struct RateLimiter {
+    redis: RedisLink,
+    prefix: String,
+    local: Arc<Mutex<HashMap<String, (u64, Instant)>>>,
+}
+
+impl RateLimiter {
+    /// `prefix` goes in front of every Redis key (for example `oes:cache:rl:`).
+    pub fn new(redis: RedisLink, prefix: impl Into<String>) -> Self {
+        RateLimiter {
+            redis,
+            prefix: prefix.into(),
+            local: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Counts one hit on `key`; refuses when the window already holds `max` hits.
+    pub async fn hit(&self, key: &str, max: u64, window: Duration) -> Result<(), Limited> {
+        let (count, ttl) = self.incr(key, window).await;
+        if count > max {
+            Err(Limited { retry_after: ttl })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Refuses when `key` already holds `max` hits, without counting (login checks the failure
+    /// count before trying the password).
+    pub async fn check(&self, key: &str, max: u64) -> Result<(), Limited> {
+        if let Some(result) = self.redis_peek(key).await {
+            return match result {
+                (count, ttl) if count >= max => Err(Limited { retry_after: ttl }),
+                _ => Ok(()),
+            };
+        }
+        let now = Instant::now();
+        let table = self.local.lock().map_err(|_| Limited {
+            retry_after: Duration::from_secs(1),
+        })?;
+        match table.get(key) {
+            Some((count, until)) if *until > now && *count >= max => Err(Limited {
+                retry_after: *until - now,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Forgets `key` (a successful login clears its failures).
+    pub async fn reset(&self, key: &str) {
+        if let Some(mut conn) = self.redis.connection().await {
+            let full = format!("{}{key}", self.prefix);
+            let _ = tokio::time::timeout(
+                REDIS_TIMEOUT,
+                redis::cmd("DEL").arg(&full).query_async::<i64>(&mut conn),
+            )
+            .await;
+        }
+        if let Ok(mut table) = self.local.lock() {
+            table.remove(key);
+        }
+    }
+
+    async fn incr(&self, key: &str, window: Duration) -> (u64, Duration) {
+        if let Some(result) = self.redis_incr(key, window).await {
+            return result;
+        }
+        self.local_incr(key, window)
+    }
+
+    async fn redis_incr(&self, key: &str, window: Duration) -> Option<(u64, Duration)> {
+        let mut conn = self.redis.connection().await?;
+        let full = format!("{}{key}", self.prefix);
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        // INCR and PTTL in one round trip; PEXPIRE NX then starts the window exactly once.
+        let script = async {
+            let (count, ttl): (u64, i64) = redis::pipe()
+                .atomic()
+                .cmd("INCR")
+                .arg(&full)
+                .cmd("PTTL")
+                .arg(&full)
+                .query_async(&mut conn)
+                .await?;
+            let ttl = if ttl < 0 {
+                redis::cmd("PEXPIRE")
+                    .arg(&full)
+                    .arg(window_ms)
+                    .arg("NX")
+                    .query_async::<i64>(&mut conn)
+                    .await?;
+                window_ms
+            } else {
+                ttl.unsigned_abs()
+            };
+            Ok::<_, redis::RedisError>((count, Duration::from_millis(ttl)))
+        };
+        match tokio::time::timeout(REDIS_TIMEOUT, script).await {
+            Ok(Ok(result)) => Some(result),
+            Ok(Err(e)) => {
+                tracing::warn!("rate limit: redis failed, counting in process: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("rate limit: redis timed out, counting in process");
+                None
+            }
+        }
+    }
+
+    async fn redis_peek(&self, key: &str) -> Option<(u64, Duration)> {
+        let mut conn = self.redis.connection().await?;
+        let full = format!("{}{key}", self.prefix);
+        let query = async {
+            let (count, ttl): (Option<u64>, i64) = redis::pipe()
+                .cmd("GET")
+                .arg(&full)
+                .cmd("PTTL")
+                .arg(&full)
+                .query_async(&mut conn)
+                .await?;
+            Ok::<_, redis::RedisError>((
+                count.unwrap_or(0),
+                Duration::from_millis(ttl.max(0).unsigned_abs()),
+            ))
+        };
+        match tokio::time::timeout(REDIS_TIMEOUT, query).await {
+            Ok(Ok(result)) => Some(result),
+            _ => None,
+        }
+    }
+
+    fn local_incr(&self, key: &str, window: Duration) -> (u64, Duration) {
+        let now = Instant::now();
+        let Ok(mut table) = self.local.lock() else {
+            return (0, window);
+        };
+        if table.len() >= LOCAL_SWEEP_AT {
+            table.retain(|_, (_, until)| *until > now);
+        }
+        let entry = table.entry(key.to_owned()).or_insert((0, now + window));
+        if entry.1 <= now {
+            *entry = (0, now + window);
+        }
+        entry.0 += 1;
+        (entry.0, entry.1 - now)
+    }
+}
