@@ -107,8 +107,9 @@ impl WorkerHandle {
     }
 
     /// Stops fetching, waits up to `timeout` for running jobs to finish, then stops.
-    /// Jobs still running at the deadline are abandoned; their leases expire and the
-    /// stalled check of another worker runs them again.
+    /// Jobs still running at the deadline are abandoned: with Redis their lease stops being
+    /// renewed and another worker's stalled check runs them again once it expires; embedded,
+    /// they go back to waiting at once.
     pub async fn shutdown(self, timeout: Duration) -> Result<(), JobError> {
         match self.inner {
             WorkerInner::Redis(w) => w.shutdown(timeout).await,

@@ -44,6 +44,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod api;
 mod embedded;
 mod error;

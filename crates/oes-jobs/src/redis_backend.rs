@@ -78,6 +78,15 @@ impl RedisJobs {
     }
 }
 
+impl std::fmt::Debug for RedisJobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: only the prefix is shown.
+        f.debug_struct("RedisJobs")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
 fn bull_options(opts: &JobOptions) -> bullmq::JobOptions {
     let mut o = bullmq::JobOptions::new()
         .attempts(opts.attempts)

@@ -238,7 +238,8 @@ pub struct WorkerStats {
     pub failed: u64,
     /// Failed tries that were scheduled for another attempt.
     pub retried: u64,
-    /// Jobs recovered from a dead worker by the stalled check.
+    /// Redis: jobs this worker's stalled check took back from a dead worker. Embedded: jobs
+    /// this worker abandoned (shutdown deadline, crash) and put back to waiting.
     pub stalled: u64,
     /// Backend errors seen by the worker (for example Redis unreachable).
     pub errors: u64,
