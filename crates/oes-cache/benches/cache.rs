@@ -134,6 +134,23 @@ fn benches(c: &mut Criterion) {
                 }
             });
         });
+        // What an L2 hit costs when L1 is on: the TTL comes along for the L1 copy.
+        group.bench_function(BenchmarkId::new("raw_get_pttl_pipeline", label), |b| {
+            b.to_async(&rt).iter(|| {
+                let mut conn = conn.clone();
+                let full_key = full_key.clone();
+                async move {
+                    redis::pipe()
+                        .cmd("GET")
+                        .arg(&full_key)
+                        .cmd("PTTL")
+                        .arg(&full_key)
+                        .query_async::<(Vec<u8>, i64)>(&mut conn)
+                        .await
+                        .expect("raw pipeline")
+                }
+            });
+        });
         group.bench_function(BenchmarkId::new("raw_get_and_decode", label), |b| {
             b.to_async(&rt).iter(|| {
                 let mut conn = conn.clone();

@@ -37,6 +37,15 @@ pub(crate) struct Message {
     pub all: bool,
 }
 
+/// State of the invalidation subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Link {
+    /// No attempt has finished yet.
+    Pending,
+    Up,
+    Down,
+}
+
 pub(crate) fn channel(namespace: &str) -> String {
     format!("{namespace}__invalidations")
 }
@@ -57,7 +66,7 @@ pub(crate) struct Subscriber {
     pub conn: ConnectionManager,
     pub connect_timeout: Duration,
     pub shutdown: watch::Receiver<bool>,
-    pub subscribed: watch::Sender<bool>,
+    pub link: watch::Sender<Link>,
 }
 
 impl Subscriber {
@@ -75,10 +84,10 @@ impl Subscriber {
                     self.shared.reset_local().await;
                     bump(&self.shared.counters.l1_resets);
                     self.refresh_command_connection().await;
-                    self.subscribed.send_replace(true);
+                    self.link.send_replace(Link::Up);
                     tracing::debug!(channel = %self.channel, "cache invalidation subscription up");
                     let shutting_down = self.listen(&mut shutdown, sink, stream).await;
-                    self.subscribed.send_replace(false);
+                    self.link.send_replace(Link::Down);
                     if shutting_down {
                         return;
                     }
@@ -88,6 +97,7 @@ impl Subscriber {
                     );
                 }
                 Err(e) => {
+                    self.link.send_replace(Link::Down);
                     bump(&self.shared.counters.redis_errors);
                     tracing::debug!(error = %e, "cache invalidation subscription failed");
                 }

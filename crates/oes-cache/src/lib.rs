@@ -42,7 +42,7 @@ pub use error::CacheError;
 pub use stats::CacheStats;
 
 use flight::{Flights, Role};
-use invalidation::{Message, Subscriber};
+use invalidation::{Link, Message, Subscriber};
 use l1::Entry;
 use stats::{Counters, bump};
 
@@ -110,7 +110,7 @@ struct Inner {
     remote: Option<Remote>,
     /// Dropping it (with the last `Cache`) also stops the subscriber.
     shutdown: watch::Sender<bool>,
-    subscribed: watch::Receiver<bool>,
+    link: watch::Receiver<Link>,
     subscriber: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -137,8 +137,8 @@ impl Cache {
     pub fn embedded(cfg: CacheConfig) -> Result<Self, CacheError> {
         cfg.validate()?;
         let (shutdown, _) = watch::channel(false);
-        let (_, subscribed) = watch::channel(false);
-        Ok(Self::assemble(cfg, None, shutdown, subscribed, None))
+        let (_, link) = watch::channel(Link::Down);
+        Ok(Self::assemble(cfg, None, shutdown, link, None))
     }
 
     /// A cache with L1 in front of the Redis at `redis_url`.
@@ -157,12 +157,12 @@ impl Cache {
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_cfg)?;
         let channel = invalidation::channel(&cfg.namespace);
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let (subscribed_tx, subscribed) = watch::channel(false);
+        let (link_tx, link) = watch::channel(Link::Pending);
         let remote = Remote {
             conn: conn.clone(),
             channel: channel.clone(),
         };
-        let mut cache = Self::assemble(cfg, Some(remote), shutdown, subscribed, None);
+        let cache = Self::assemble(cfg, Some(remote), shutdown, link, None);
         let subscriber = Subscriber {
             client,
             channel,
@@ -170,15 +170,23 @@ impl Cache {
             conn,
             connect_timeout: cache.inner.cfg.connect_timeout,
             shutdown: shutdown_rx,
-            subscribed: subscribed_tx,
+            link: link_tx,
         };
         let handle = tokio::spawn(subscriber.run());
-        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
-            inner.subscriber = Mutex::new(Some(handle));
-        }
-        let mut ready = cache.inner.subscribed.clone();
-        let wait = tokio::time::timeout(cache.inner.cfg.connect_timeout, ready.wait_for(|up| *up));
-        if !matches!(wait.await, Ok(Ok(_))) {
+        *cache
+            .inner
+            .subscriber
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        // Wait for the first attempt only: a refused connection returns at once, a silent
+        // host after `connect_timeout`.
+        let mut link = cache.inner.link.clone();
+        let first = tokio::time::timeout(
+            cache.inner.cfg.connect_timeout,
+            link.wait_for(|l| *l != Link::Pending),
+        );
+        let up = matches!(first.await, Ok(Ok(l)) if *l == Link::Up);
+        if !up {
             tracing::warn!(
                 "cache Redis not reachable yet; running fail-open and reconnecting in the background"
             );
@@ -190,7 +198,7 @@ impl Cache {
         cfg: CacheConfig,
         remote: Option<Remote>,
         shutdown: watch::Sender<bool>,
-        subscribed: watch::Receiver<bool>,
+        link: watch::Receiver<Link>,
         subscriber: Option<JoinHandle<()>>,
     ) -> Self {
         let shared = Arc::new(Shared {
@@ -208,7 +216,7 @@ impl Cache {
                 shared,
                 remote,
                 shutdown,
-                subscribed,
+                link,
                 subscriber: Mutex::new(subscriber),
             }),
         }
@@ -247,7 +255,7 @@ impl Cache {
     pub fn is_redis_connected(&self) -> bool {
         self.inner.remote.is_some()
             && self.inner.shared.l2_ok.load(Ordering::Relaxed)
-            && *self.inner.subscribed.borrow()
+            && *self.inner.link.borrow() == Link::Up
     }
 
     /// Stops the background subscriber and empties L1. The cache stays usable, reading and
@@ -571,8 +579,11 @@ impl Cache {
                 if cacheable {
                     // Written back only if no invalidation of this key arrived during the
                     // load: the value may predate the change that caused it.
+                    // Skipped too when the GET of this call just failed: a Redis that is down
+                    // or stalled would only add a second timeout to the caller's wait.
                     if let Some(remote) = &self.inner.remote
                         && !leader.tainted()
+                        && shared.l2_ok.load(Ordering::Relaxed)
                     {
                         let mut cmd = redis::cmd("SET");
                         cmd.arg(self.namespaced(key))
@@ -631,6 +642,18 @@ impl Cache {
     async fn l2_get(&self, key: &str) -> Option<(Bytes, Duration)> {
         let remote = self.inner.remote.as_ref()?;
         let full = self.namespaced(key);
+        if self.inner.shared.l1().is_none() {
+            // No L1 copy will be made, so the TTL is not needed.
+            let mut cmd = redis::cmd("GET");
+            cmd.arg(&full);
+            let found: Option<Vec<u8>> = self
+                .run(remote, &cmd, self.inner.cfg.redis_timeout)
+                .await
+                .ok()?;
+            let json = Bytes::from(found?);
+            bump(&self.inner.shared.counters.l2_hits);
+            return Some((json, Duration::ZERO));
+        }
         let mut pipe = redis::pipe();
         pipe.cmd("GET").arg(&full).cmd("PTTL").arg(&full);
         let (found, pttl): (Option<Vec<u8>>, i64) = self

@@ -113,3 +113,29 @@ async fn wait_for_invalidations(cache: &oes_cache::Cache, n: u64) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_shutdown_an_instance_reads_redis_directly_and_stays_correct() {
+    let cfg = test_config();
+    let a = connect(cfg.clone()).await;
+    let b = connect(cfg).await;
+    a.set("exam:9", &1_u32, Duration::from_secs(60))
+        .await
+        .expect("set");
+    wait_for_invalidations(&b, 1).await;
+    assert_eq!(b.get::<u32>("exam:9").await, Some(1));
+    b.shutdown().await;
+    assert!(!b.is_redis_connected(), "no subscription after shutdown");
+
+    // Without its subscriber b cannot hear invalidations, so it must not answer from L1.
+    let mut raw = raw_connection(&redis_url()).await;
+    let _: () = redis::cmd("SET")
+        .arg(a.namespaced("exam:9"))
+        .arg("2")
+        .query_async(&mut raw)
+        .await
+        .expect("raw set");
+    assert_eq!(b.get::<u32>("exam:9").await, Some(2));
+    assert_eq!(b.get::<u32>("exam:9").await, Some(2));
+    a.clear().await.expect("clear");
+}
