@@ -191,6 +191,16 @@ mod bodies {
             jobs.counts("digest").await.unwrap().failed == 3
         })
         .await;
+        let all = jobs.failed("digest", 0, -1).await.unwrap();
+        assert_eq!(all.len(), 3);
+        assert!(
+            all.windows(2).all(|w| w[0].finished_on >= w[1].finished_on),
+            "most recently failed first"
+        );
+        let page = jobs.failed("digest", 1, 1).await.unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].id, all[1].id);
+        assert!(jobs.failed("digest", 5, 9).await.unwrap().is_empty());
         assert_eq!(jobs.retry_failed("digest", None).await.unwrap(), 3);
         wait_until("three completed", LIMIT, || async {
             jobs.counts("digest").await.unwrap().completed == 3
