@@ -1,8 +1,10 @@
 //! The HTTP API: routes mirror the URL tree under `/api`; cross-cutting concerns (request ids,
 //! tracing, body limits, timeouts, panics) are layers here so handlers stay short.
 
+mod auth;
 pub mod error;
 mod probes;
+mod profile;
 mod routes;
 pub mod session;
 

@@ -6,4 +6,5 @@ use crate::state::AppState;
 
 pub fn api() -> Router<AppState> {
     Router::new()
+        .merge(super::auth::routes())
 }

@@ -218,3 +218,22 @@ impl FromRequestParts<AppState> for AdminUser {
         Ok(AdminUser(user))
     }
 }
+
+/// The client's address and user agent, for rate limits and security notices.
+#[derive(Debug, Clone)]
+pub struct ClientMeta(pub accounts::Client);
+
+impl FromRequestParts<AppState> for ClientMeta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(ClientMeta(accounts::Client {
+            ip: client_ip(parts, &state.config.accounts),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(256).collect()),
+        }))
+    }
+}

@@ -19,13 +19,20 @@ use rand::RngCore;
 use sha2::Sha256;
 use url::Url;
 
+use subtle::ConstantTimeEq;
+
 use crate::config::{AppEnv, ConfigError};
 use crate::db::{Db, now_ms};
-use crate::domain::accounts::{Email, Invalid, InvalidChoice, Role};
+use crate::domain::accounts::{
+    Course, Department, Email, Invalid, InvalidChoice, Profile, ProfileEnum, Role, Semester, Year,
+    check_enrollment_number, check_full_name, check_new_password,
+};
 use crate::domain::ids::{SessionId, UserId};
-use crate::service::email::EmailError;
+use crate::service::email::{EmailError, EmailMessage, QueuedEmail, SendOptions};
 use crate::service::rate_limit::Limited;
-use crate::store::{sessions, users};
+use crate::state::AppState;
+use crate::store::tokens::{self, Purpose};
+use crate::store::{profiles, sessions, users};
 
 /// The accounts area's settings, read with the rest of [`crate::Config`].
 #[derive(Debug, Clone)]
@@ -194,6 +201,9 @@ pub enum AccountError {
     Email(#[from] EmailError),
     #[error("password hashing: {0}")]
     Hash(String),
+    /// A failure shared out of the cache's single-flight load.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl From<Invalid> for AccountError {
@@ -287,8 +297,8 @@ pub async fn create_user(
     verified: bool,
 ) -> Result<UserId, AccountError> {
     let email = Email::parse(email)?;
-    let full_name = crate::domain::accounts::check_full_name(full_name)?;
-    crate::domain::accounts::check_new_password(password, "password")?;
+    let full_name = check_full_name(full_name)?;
+    check_new_password(password, "password")?;
     let hash = hash_password(password, HashCost::default()).await?;
     let id = UserId::new();
     let mut conn = db.pool().acquire().await?;
@@ -346,4 +356,654 @@ pub async fn start_session(
     )
     .await?;
     Ok((id, token))
+}
+
+/// Who is asking: for rate limits and the "password changed" notice.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    fn ip_key(&self) -> String {
+        self.ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+}
+
+/// The rate-limited actions; each has its own counters.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Login,
+    Signup,
+    Resend,
+    Forgot,
+    Reset,
+    ChangeEmail,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Login => "login",
+            Action::Signup => "signup",
+            Action::Resend => "resend",
+            Action::Forgot => "forgot",
+            Action::Reset => "reset",
+            Action::ChangeEmail => "change-email",
+        }
+    }
+}
+
+/// Counts a request against the client address and, when given, the account.
+async fn limit(
+    state: &AppState,
+    action: Action,
+    client: &Client,
+    account: Option<&str>,
+) -> Result<(), AccountError> {
+    let cfg = &state.config.accounts;
+    let window = cfg.rate_limit_window;
+    state
+        .rate_limiter
+        .hit(
+            &format!("{}:ip:{}", action.name(), client.ip_key()),
+            cfg.rate_limit_per_ip,
+            window,
+        )
+        .await?;
+    if let Some(account) = account {
+        state
+            .rate_limiter
+            .hit(
+                &format!("{}:acct:{account}", action.name()),
+                cfg.rate_limit_per_account,
+                window,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+fn secret(state: &AppState) -> &str {
+    state.config.secret.expose()
+}
+
+fn link(state: &AppState, page: &str, token: &str) -> String {
+    let mut url = state.config.app_base_url.clone();
+    url.set_path(page);
+    url.set_query(Some(&format!("token={token}")));
+    url.to_string()
+}
+
+fn expires_in(ttl: Duration) -> i64 {
+    now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2))
+}
+
+/// A reset code's stored form: keyed with the user id too, so two users' equal codes do not
+/// collide in the unique index.
+fn reset_code_hash(secret: &str, user_id: UserId, code: &str) -> String {
+    token_hash(secret, &format!("reset:{user_id}:{code}"))
+}
+
+/// A six-digit code from the OS CSPRNG.
+fn new_reset_code() -> String {
+    use rand::Rng;
+    format!("{:06}", rand::rng().random_range(0..1_000_000u32))
+}
+
+/// Writes a fresh verification link for a user (voiding older ones) to the outbox.
+async fn queue_verification(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    user_id: UserId,
+    email: &str,
+    name: &str,
+) -> Result<QueuedEmail, AccountError> {
+    tokens::void_all(conn, user_id, Purpose::VerifyEmail).await?;
+    let token = new_token();
+    tokens::insert(
+        conn,
+        user_id,
+        Purpose::VerifyEmail,
+        &token_hash(secret(state), &token),
+        None,
+        expires_in(state.config.accounts.verify_link_ttl),
+    )
+    .await?;
+    let message = EmailMessage::VerifyEmail {
+        name: name.to_owned(),
+        link: link(state, "/verify-email", &token),
+    };
+    Ok(state
+        .emails
+        .send_queued(conn, email, &message, &SendOptions::default())
+        .await?)
+}
+
+pub struct SignupInput<'a> {
+    pub full_name: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// Registers a user and emails a verification link. An email already registered gets the same
+/// answer; its owner is sent a new link if still unverified, nothing otherwise.
+pub async fn signup(
+    state: &AppState,
+    client: &Client,
+    input: SignupInput<'_>,
+) -> Result<(), AccountError> {
+    let full_name = check_full_name(input.full_name)?;
+    let email = Email::parse(input.email)?;
+    check_new_password(input.password, "password")?;
+    limit(state, Action::Signup, client, Some(email.as_str())).await?;
+    // Hashed whether or not the email is free, so timing does not tell either.
+    let hash = hash_password(input.password, state.config.accounts.hash).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let id = UserId::new();
+    let queued = if users::insert(
+        &mut tx,
+        id,
+        email.as_str(),
+        &full_name,
+        &hash,
+        Role::User,
+        false,
+    )
+    .await?
+    {
+        Some(queue_verification(state, &mut tx, id, email.as_str(), &full_name).await?)
+    } else {
+        match users::find_by_email(&mut tx, email.as_str()).await? {
+            Some(existing) if !existing.email_verified => Some(
+                queue_verification(
+                    state,
+                    &mut tx,
+                    existing.id,
+                    &existing.email,
+                    &existing.full_name,
+                )
+                .await?,
+            ),
+            _ => None,
+        }
+    };
+    tx.commit().await?;
+    state.emails.dispatch(queued).await;
+    Ok(())
+}
+
+/// A successful login: the session token (for the cookie, and for Bearer clients) and the user.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub token: String,
+    pub user: users::UserRow,
+}
+
+/// A PHC string for a password nobody has, verified when the email is unknown so a failed login
+/// costs the same either way.
+static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+pub async fn login(
+    state: &AppState,
+    client: &Client,
+    email: &str,
+    password: &str,
+) -> Result<LoggedIn, AccountError> {
+    let cfg = &state.config.accounts;
+    let email = Email::parse(email).map_err(|_| AccountError::BadCredentials)?;
+    let failures_key = format!("login-fail:{email}");
+    limit(state, Action::Login, client, None).await?;
+    // Brute-force lockout: too many failures on this account refuse even the right password
+    // until the window ends.
+    state
+        .rate_limiter
+        .check(&failures_key, cfg.rate_limit_per_account)
+        .await?;
+    let mut conn = state.db.pool().acquire().await?;
+    let user = users::find_by_email(&mut conn, email.as_str()).await?;
+    drop(conn);
+    let ok = match &user {
+        Some(user) => verify_password(password, &user.password_hash).await?,
+        None => {
+            let dummy = DUMMY_HASH
+                .get_or_try_init(|| hash_password("not-a-password-0", cfg.hash))
+                .await?;
+            verify_password(password, dummy).await?;
+            false
+        }
+    };
+    let user = match (ok, user) {
+        (true, Some(user)) => user,
+        _ => {
+            // Counted even when this very failure crosses the limit; the next try is refused.
+            let _ = state
+                .rate_limiter
+                .hit(
+                    &failures_key,
+                    cfg.rate_limit_per_account,
+                    cfg.rate_limit_window,
+                )
+                .await;
+            return Err(AccountError::BadCredentials);
+        }
+    };
+    state.rate_limiter.reset(&failures_key).await;
+    if !user.email_verified {
+        return Err(AccountError::NotVerified);
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    let ip = client.ip.map(|ip| ip.to_string());
+    let (_, token) = start_session(
+        &mut conn,
+        secret(state),
+        cfg.session_ttl,
+        user.id,
+        ip.as_deref(),
+        client.user_agent.as_deref(),
+    )
+    .await?;
+    Ok(LoggedIn { token, user })
+}
+
+/// Ends the session of this token, if live.
+pub async fn logout(state: &AppState, token: &str) -> Result<(), AccountError> {
+    sessions::revoke_by_hash(&state.db, &token_hash(secret(state), token)).await?;
+    Ok(())
+}
+
+/// Whether a verification did the change or found it done.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    Now,
+    Already,
+}
+
+pub async fn verify_email(state: &AppState, token: &str) -> Result<Verified, AccountError> {
+    let hash = token_hash(secret(state), token);
+    let mut tx = state.db.pool().begin().await?;
+    let row = tokens::find_usable_by_hash(&mut tx, Purpose::VerifyEmail, &hash, i64::MAX)
+        .await?
+        .ok_or(AccountError::BadToken)?;
+    if !tokens::mark_used(&mut tx, &row.id).await? {
+        return Err(AccountError::BadToken);
+    }
+    let changed = users::mark_verified(&mut tx, row.user_id).await?;
+    tx.commit().await?;
+    invalidate_profile(state, row.user_id).await;
+    Ok(if changed {
+        Verified::Now
+    } else {
+        Verified::Already
+    })
+}
+
+/// Sends a new verification link when the address belongs to an unverified account; answers the
+/// same in every case.
+pub async fn resend_verification(
+    state: &AppState,
+    client: &Client,
+    email: &str,
+) -> Result<(), AccountError> {
+    let email = Email::parse(email)?;
+    limit(state, Action::Resend, client, Some(email.as_str())).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let queued = match users::find_by_email(&mut tx, email.as_str()).await? {
+        Some(user) if !user.email_verified => {
+            Some(queue_verification(state, &mut tx, user.id, &user.email, &user.full_name).await?)
+        }
+        _ => None,
+    };
+    tx.commit().await?;
+    state.emails.dispatch(queued).await;
+    Ok(())
+}
+
+/// Emails a reset code when the address is registered; answers the same in every case.
+pub async fn forgot_password(
+    state: &AppState,
+    client: &Client,
+    email: &str,
+) -> Result<(), AccountError> {
+    let email = Email::parse(email)?;
+    limit(state, Action::Forgot, client, Some(email.as_str())).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let queued = match users::find_by_email(&mut tx, email.as_str()).await? {
+        Some(user) => {
+            tokens::void_all(&mut tx, user.id, Purpose::ResetPassword).await?;
+            let code = new_reset_code();
+            tokens::insert(
+                &mut tx,
+                user.id,
+                Purpose::ResetPassword,
+                &reset_code_hash(secret(state), user.id, &code),
+                None,
+                expires_in(state.config.accounts.reset_code_ttl),
+            )
+            .await?;
+            let message = EmailMessage::PasswordReset {
+                name: user.full_name.clone(),
+                code,
+            };
+            Some(
+                state
+                    .emails
+                    .send_queued(&mut tx, &user.email, &message, &SendOptions::default())
+                    .await?,
+            )
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    state.emails.dispatch(queued).await;
+    Ok(())
+}
+
+pub struct ResetInput<'a> {
+    pub email: &'a str,
+    pub code: &'a str,
+    pub new_password: &'a str,
+}
+
+/// Sets a new password with an emailed code, and ends every session of the account. Each
+/// wrong code counts against the code; the fifth voids it.
+pub async fn reset_password(
+    state: &AppState,
+    client: &Client,
+    input: ResetInput<'_>,
+) -> Result<(), AccountError> {
+    let email = Email::parse(input.email)?;
+    check_new_password(input.new_password, "newPassword")?;
+    limit(state, Action::Reset, client, Some(email.as_str())).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let user = users::find_by_email(&mut tx, email.as_str())
+        .await?
+        .ok_or(AccountError::BadToken)?;
+    let row = tokens::find_usable_for_user(
+        &mut tx,
+        user.id,
+        Purpose::ResetPassword,
+        RESET_CODE_MAX_TRIES,
+    )
+    .await?
+    .ok_or(AccountError::BadToken)?;
+    let given = reset_code_hash(secret(state), user.id, input.code.trim());
+    if !bool::from(given.as_bytes().ct_eq(row.token_hash.as_bytes())) {
+        tokens::add_failed_try(&mut tx, &row.id).await?;
+        tx.commit().await?;
+        return Err(AccountError::BadToken);
+    }
+    if !tokens::mark_used(&mut tx, &row.id).await? {
+        return Err(AccountError::BadToken);
+    }
+    let hash = hash_password(input.new_password, state.config.accounts.hash).await?;
+    users::set_password(&mut tx, user.id, &hash).await?;
+    sessions::revoke_all_for_user(&mut tx, user.id, None).await?;
+    let notice = password_changed_notice(client, &user.full_name);
+    let queued = state
+        .emails
+        .send_queued(&mut tx, &user.email, &notice, &SendOptions::default())
+        .await?;
+    tx.commit().await?;
+    state.emails.dispatch([queued]).await;
+    Ok(())
+}
+
+fn password_changed_notice(client: &Client, name: &str) -> EmailMessage {
+    EmailMessage::PasswordChanged {
+        name: name.to_owned(),
+        at_ms: now_ms(),
+        ip: client.ip_key(),
+        user_agent: client
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned()),
+    }
+}
+
+/// Changes the signed-in user's password; every other session of theirs ends.
+pub async fn change_password(
+    state: &AppState,
+    client: &Client,
+    user_id: UserId,
+    session_id: SessionId,
+    current: &str,
+    new: &str,
+) -> Result<(), AccountError> {
+    check_new_password(new, "newPassword")?;
+    if current == new {
+        return Err(AccountError::SamePassword);
+    }
+    let user = users::find_by_id(&state.db, user_id)
+        .await?
+        .ok_or(AccountError::UserNotFound)?;
+    if !verify_password(current, &user.password_hash).await? {
+        return Err(AccountError::WrongPassword);
+    }
+    let hash = hash_password(new, state.config.accounts.hash).await?;
+    let mut tx = state.db.pool().begin().await?;
+    users::set_password(&mut tx, user_id, &hash).await?;
+    sessions::revoke_all_for_user(&mut tx, user_id, Some(session_id)).await?;
+    let notice = password_changed_notice(client, &user.full_name);
+    let queued = state
+        .emails
+        .send_queued(&mut tx, &user.email, &notice, &SendOptions::default())
+        .await?;
+    tx.commit().await?;
+    state.emails.dispatch([queued]).await;
+    Ok(())
+}
+
+/// `GET /api/profile/me`'s data, as cached.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileView {
+    pub id: UserId,
+    pub email: String,
+    pub full_name: String,
+    pub email_verified: bool,
+    pub profile: Option<ProfileFields>,
+    /// A boolean here; the original put the enrollment number in this field.
+    pub profile_complete: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileFields {
+    pub enrollment_number: String,
+    pub course: String,
+    pub department: String,
+    pub year: String,
+    pub semester: String,
+}
+
+async fn load_profile(state: &AppState, user_id: UserId) -> Result<ProfileView, AccountError> {
+    let row = profiles::get(&state.db, user_id)
+        .await?
+        .ok_or(AccountError::UserNotFound)?;
+    let profile = row.profile.map(|p| ProfileFields {
+        enrollment_number: p.enrollment_number,
+        course: p.course,
+        department: p.department,
+        year: p.year,
+        semester: p.semester,
+    });
+    Ok(ProfileView {
+        id: user_id,
+        email: row.email,
+        full_name: row.full_name,
+        email_verified: row.email_verified,
+        profile_complete: profile.is_some(),
+        profile,
+    })
+}
+
+/// The user's profile, through the cache.
+pub async fn get_profile(state: &AppState, user_id: UserId) -> Result<ProfileView, AccountError> {
+    let key = oes_cache::keys::user_profile(user_id);
+    match state
+        .cache
+        .get_or_set(&key, oes_cache::keys::ttl::PROFILE, || {
+            load_profile(state, user_id)
+        })
+        .await
+    {
+        Ok(view) => Ok(view),
+        Err(shared) => Err(match &*shared {
+            AccountError::UserNotFound => AccountError::UserNotFound,
+            other => AccountError::Internal(format!("profile load: {other}")),
+        }),
+    }
+}
+
+async fn invalidate_profile(state: &AppState, user_id: UserId) {
+    if let Err(e) = state
+        .cache
+        .delete(&oes_cache::keys::user_profile(user_id))
+        .await
+    {
+        tracing::warn!(%user_id, "profile cache not invalidated: {e}");
+    }
+}
+
+pub struct ProfileInput<'a> {
+    pub full_name: &'a str,
+    pub course: &'a str,
+    pub department: &'a str,
+    pub year: &'a str,
+    pub semester: &'a str,
+    pub enrollment_number: &'a str,
+}
+
+/// Creates or replaces the profile (and the full name), then drops the cached copy.
+pub async fn update_profile(
+    state: &AppState,
+    user_id: UserId,
+    input: ProfileInput<'_>,
+) -> Result<ProfileView, AccountError> {
+    let full_name = check_full_name(input.full_name)?;
+    let profile = Profile {
+        enrollment_number: check_enrollment_number(input.enrollment_number)?,
+        course: Course::parse(input.course)?,
+        department: Department::parse(input.department)?,
+        year: Year::parse(input.year)?,
+        semester: Semester::parse(input.semester)?,
+    };
+    let mut tx = state.db.pool().begin().await?;
+    if profiles::enrollment_taken(&mut tx, user_id, &profile.enrollment_number).await? {
+        return Err(AccountError::EnrollmentTaken);
+    }
+    match profiles::upsert(&mut tx, user_id, &profile).await {
+        Ok(()) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(AccountError::EnrollmentTaken);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    users::set_full_name(&mut tx, user_id, &full_name).await?;
+    tx.commit().await?;
+    invalidate_profile(state, user_id).await;
+    load_profile(state, user_id).await
+}
+
+/// Starts an email change: a confirmation link to the new address, a notice to the old one.
+/// The answer is the same whether or not the new address is free; a taken one gets no link.
+pub async fn request_email_change(
+    state: &AppState,
+    client: &Client,
+    user_id: UserId,
+    new_email: &str,
+    password: &str,
+) -> Result<(), AccountError> {
+    let new_email = Email::parse(new_email)?;
+    limit(
+        state,
+        Action::ChangeEmail,
+        client,
+        Some(&user_id.to_string()),
+    )
+    .await?;
+    let user = users::find_by_id(&state.db, user_id)
+        .await?
+        .ok_or(AccountError::UserNotFound)?;
+    if !verify_password(password, &user.password_hash).await? {
+        return Err(AccountError::WrongPassword);
+    }
+    if new_email.as_str() == user.email.to_lowercase() {
+        return Err(AccountError::Invalid(Invalid {
+            field: "newEmail",
+            message: "the new email address is the current one".to_owned(),
+        }));
+    }
+    let mut tx = state.db.pool().begin().await?;
+    let mut queued = Vec::new();
+    if users::find_by_email(&mut tx, new_email.as_str())
+        .await?
+        .is_none()
+    {
+        tokens::void_all(&mut tx, user_id, Purpose::ChangeEmail).await?;
+        let token = new_token();
+        tokens::insert(
+            &mut tx,
+            user_id,
+            Purpose::ChangeEmail,
+            &token_hash(secret(state), &token),
+            Some(new_email.as_str()),
+            expires_in(state.config.accounts.email_change_ttl),
+        )
+        .await?;
+        let confirm = EmailMessage::EmailChangeConfirm {
+            name: user.full_name.clone(),
+            new_email: new_email.to_string(),
+            link: link(state, "/confirm-email-change", &token),
+        };
+        queued.push(
+            state
+                .emails
+                .send_queued(
+                    &mut tx,
+                    new_email.as_str(),
+                    &confirm,
+                    &SendOptions::default(),
+                )
+                .await?,
+        );
+    }
+    let notice = EmailMessage::EmailChangeNotice {
+        name: user.full_name.clone(),
+        new_email: new_email.to_string(),
+    };
+    queued.push(
+        state
+            .emails
+            .send_queued(&mut tx, &user.email, &notice, &SendOptions::default())
+            .await?,
+    );
+    tx.commit().await?;
+    state.emails.dispatch(queued).await;
+    Ok(())
+}
+
+/// Applies a confirmed email change and ends every session of the account (sign in again with
+/// the new address).
+pub async fn confirm_email_change(state: &AppState, token: &str) -> Result<(), AccountError> {
+    let hash = token_hash(secret(state), token);
+    let mut tx = state.db.pool().begin().await?;
+    let row = tokens::find_usable_by_hash(&mut tx, Purpose::ChangeEmail, &hash, i64::MAX)
+        .await?
+        .ok_or(AccountError::BadToken)?;
+    let new_email = row.new_email.clone().ok_or(AccountError::BadToken)?;
+    if !tokens::mark_used(&mut tx, &row.id).await? {
+        return Err(AccountError::BadToken);
+    }
+    if !users::set_email(&mut tx, row.user_id, &new_email).await? {
+        return Err(AccountError::EmailTaken);
+    }
+    sessions::revoke_all_for_user(&mut tx, row.user_id, None).await?;
+    tx.commit().await?;
+    invalidate_profile(state, row.user_id).await;
+    Ok(())
 }

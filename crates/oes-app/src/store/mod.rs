@@ -2,5 +2,7 @@
 //! (see `db` for the dialect both share).
 
 pub mod outbox;
+pub mod profiles;
 pub mod sessions;
+pub mod tokens;
 pub mod users;
