@@ -149,6 +149,7 @@ impl Services {
             },
         )
         .await;
+        crate::jobs::auto_submit::register(&jobs, &db, &cache).await;
         jobs.start().await;
         tracing::info!(
             mode = if jobs.is_embedded() {
@@ -161,7 +162,10 @@ impl Services {
         );
 
         // Schedulers: the sweeps that make queued work durable across Redis and process loss.
-        let schedulers = vec![emails.spawn_relay()];
+        let schedulers = vec![
+            emails.spawn_relay(),
+            crate::service::attempts::spawn_sweeps(db.clone(), cache.clone(), jobs.clone()),
+        ];
         tracing::info!("schedulers started (outbox relay)");
 
         let rate_limiter = crate::service::rate_limit::RateLimiter::new(
@@ -177,6 +181,7 @@ impl Services {
                 jobs,
                 emails,
                 rate_limiter,
+                exam_stats: Default::default(),
             },
             schedulers,
         })

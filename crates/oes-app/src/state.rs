@@ -17,4 +17,5 @@ pub struct AppState {
     pub jobs: JobRuntime,
     pub emails: Emails,
     pub rate_limiter: crate::service::rate_limit::RateLimiter,
+    pub exam_stats: Arc<crate::service::exams::ExamStats>,
 }

@@ -1,10 +1,15 @@
 //! The HTTP API: routes mirror the URL tree under `/api`; cross-cutting concerns (request ids,
 //! tracing, body limits, timeouts, panics) are layers here so handlers stay short.
 
+mod attempt;
 mod auth;
 pub mod error;
+mod exam;
+mod leaderboard;
 mod probes;
 mod profile;
+mod question;
+mod result;
 mod routes;
 pub mod session;
 

@@ -7,4 +7,5 @@ use crate::state::AppState;
 pub fn api() -> Router<AppState> {
     Router::new()
         .merge(super::auth::routes())
+        .merge(super::exam::area_routes())
 }

@@ -5,6 +5,8 @@
 //! serves anyway, work stays in the database (outbox rows, attempts), and the workers start as
 //! soon as Redis answers. Every job can be re-derived from the database by the sweeps.
 
+pub mod auto_submit;
+pub mod score;
 pub mod send_email;
 
 use std::sync::Arc;

@@ -3,3 +3,8 @@
 pub mod accounts;
 pub mod email;
 pub mod rate_limit;
+pub mod attempts;
+pub mod exams;
+pub mod leaderboard;
+pub mod questions;
+pub mod results;

@@ -1,0 +1,504 @@
+//! Attempt use cases: start, load the paper, save, submit, auto-submit, and the sweeps that
+//! make auto-submit and scoring durable.
+//!
+//! Races are settled by conditional updates in the database: the unique (exam, user) index makes
+//! double starts one attempt; a save first re-checks the attempt under its row lock
+//! (`lock_open`), so it cannot land after a submit; submit and auto-submit both flip
+//! IN_PROGRESS conditionally, so exactly one wins and a submit is never overwritten.
+//!
+//! Auto-submit: each start schedules a delayed `auto-submit` job (id `auto-submit-{attemptId}`)
+//! at the hard end; a sweep every few seconds catches what the queue lost, and a load, save or
+//! submit after the hard end submits lazily. The recorded submit time is the hard end. The sweep
+//! runs in one process at a time (PostgreSQL advisory lock; SQLite has one process anyway).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use oes_cache::{Cache, keys};
+use oes_jobs::JobOptions;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Backend, Db, now_ms};
+use crate::domain::attempts::{
+    AttemptStatus, deadline, option_order, remaining_seconds, validate_answer,
+};
+use crate::domain::exams::{ExamState, is_live};
+use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId, UserId};
+use crate::domain::questions::{Difficulty, Question, QuestionOption};
+use crate::domain::scoring::Answer;
+use crate::jobs::JobRuntime;
+use crate::jobs::auto_submit::{AUTO_SUBMIT_JOB, AUTO_SUBMIT_QUEUE};
+use crate::jobs::score::{SCORE_JOB, SCORE_QUEUE};
+use crate::service::exams::{self, ExamError, PaperOption, PaperQuestion};
+use crate::state::AppState;
+use crate::store::attempts::{self as store, AttemptRow, Client, EventKind};
+
+const USER_EXAMS_TTL: Duration = Duration::from_secs(30 * 60);
+/// How often the sweeps look for overdue and unscored attempts.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// A submitted attempt still unscored this long after submission is scored by the sweep.
+pub const SCORE_SWEEP_AFTER_MS: i64 = 10_000;
+
+/// Starts the student's one attempt at the exam.
+pub async fn start(
+    state: &AppState,
+    user: UserId,
+    exam_id: ExamId,
+    client: &Client,
+) -> Result<AttemptRow, ExamError> {
+    let exam = exams::cached_exam(state, exam_id)
+        .await?
+        .filter(|e| e.state == ExamState::Published)
+        .ok_or(ExamError::Rejected(
+            "exam_not_available",
+            "Exam not available".into(),
+        ))?;
+    let now = now_ms();
+    if !is_live(exam.start_time, exam.end_time, now) {
+        return Err(ExamError::Rejected(
+            "exam_not_active",
+            "Exam not active".into(),
+        ));
+    }
+    let attempt = AttemptRow {
+        id: AttemptId::new(),
+        exam_id,
+        user_id: user,
+        status: AttemptStatus::InProgress,
+        started_at: now,
+        deadline_at: deadline(
+            now,
+            exam.duration_minutes,
+            exam.end_time,
+            exam.grace_seconds,
+        ),
+        submitted_at: None,
+        score: None,
+        scored_at: None,
+        shuffle_seed: (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64,
+    };
+    let mut tx = state.db.pool().begin().await?;
+    if !store::insert(&mut tx, &attempt).await? {
+        return Err(ExamError::Rejected(
+            "already_attempted",
+            "You have already attempted this exam".into(),
+        ));
+    }
+    store::log_event(&mut tx, attempt.id, EventKind::Start, now, client, None).await?;
+    tx.commit().await?;
+    forget_user_exams(&state.cache, user).await;
+    schedule_auto_submit(&state.jobs, &attempt).await;
+    Ok(attempt)
+}
+
+async fn schedule_auto_submit(jobs: &JobRuntime, attempt: &AttemptRow) {
+    let delay = u64::try_from(attempt.deadline_at - now_ms()).unwrap_or(0);
+    let opts = JobOptions {
+        delay: Some(Duration::from_millis(delay)),
+        attempts: 5,
+        ..JobOptions::with_id(format!("auto-submit-{}", attempt.id))
+    };
+    let data = serde_json::json!({ "attemptId": attempt.id });
+    if let Err(e) = jobs
+        .add(AUTO_SUBMIT_QUEUE, AUTO_SUBMIT_JOB, data, &opts)
+        .await
+    {
+        // The sweep submits it at the hard end anyway.
+        tracing::warn!(attempt = %attempt.id, "auto-submit not scheduled: {e}");
+    }
+}
+
+pub(crate) async fn enqueue_scoring(jobs: &JobRuntime, attempt: AttemptId) {
+    let data = serde_json::json!({ "attemptId": attempt });
+    let opts = JobOptions::with_id(format!("score-{attempt}"));
+    if let Err(e) = jobs.add(SCORE_QUEUE, SCORE_JOB, data, &opts).await {
+        tracing::warn!(%attempt, "scoring not enqueued, the sweep will score it: {e}");
+    }
+}
+
+pub(crate) async fn forget_user_exams(cache: &Cache, user: UserId) {
+    if let Err(e) = cache.delete(&keys::user_exams(user)).await {
+        tracing::warn!(%user, "cache invalidation failed: {e}");
+    }
+}
+
+/// The student's attempts, through the cache (`user:{id}:exams`).
+pub async fn my_attempts(state: &AppState, user: UserId) -> Result<Vec<AttemptRow>, ExamError> {
+    let db = state.db.clone();
+    Ok(state
+        .cache
+        .get_or_set(&keys::user_exams(user), USER_EXAMS_TTL, || async move {
+            let mut conn = db.pool().acquire().await?;
+            store::of_user(&mut conn, user).await
+        })
+        .await?)
+}
+
+/// The student's in-progress attempt at a published exam, auto-submitting it when the hard end
+/// has passed.
+async fn open_attempt(
+    state: &AppState,
+    user: UserId,
+    exam_id: ExamId,
+) -> Result<(crate::store::exams::ExamRow, AttemptRow), ExamError> {
+    let exam = exams::cached_exam(state, exam_id)
+        .await?
+        .filter(|e| e.state == ExamState::Published)
+        .ok_or(ExamError::NotFound("exam not found"))?;
+    let mut conn = state.db.pool().acquire().await?;
+    let attempt = store::find(&mut conn, exam_id, user)
+        .await?
+        .ok_or(ExamError::Forbidden(
+            "no_active_attempt",
+            "No active attempt".into(),
+        ))?;
+    drop(conn);
+    if attempt.status != AttemptStatus::InProgress {
+        return Err(ExamError::Forbidden(
+            "attempt_not_active",
+            "This attempt has been submitted".into(),
+        ));
+    }
+    if now_ms() >= attempt.deadline_at {
+        auto_submit(&state.db, &state.cache, &state.jobs, attempt.id).await?;
+        return Err(time_over());
+    }
+    Ok((exam, attempt))
+}
+
+fn time_over() -> ExamError {
+    ExamError::Forbidden("time_over", "Time over. Exam auto-submitted.".into())
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StudentAnswer {
+    pub selected_option_ids: Vec<OptionId>,
+    #[serde(with = "crate::domain::scoring::as_number::option")]
+    pub numerical_answer: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptQuestion {
+    #[serde(flatten)]
+    pub question: PaperQuestion,
+    pub student_answer: Option<StudentAnswer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttemptPaper {
+    pub exam_id: ExamId,
+    pub title: String,
+    pub attempt_id: AttemptId,
+    pub remaining_seconds: i64,
+    pub deadline_at: i64,
+    pub questions: Vec<AttemptQuestion>,
+}
+
+/// The paper for the student's attempt: the shared cached paper, options in the attempt's own
+/// order when the exam shuffles, and the student's saved answers.
+pub async fn load(
+    state: &AppState,
+    user: UserId,
+    exam_id: ExamId,
+) -> Result<AttemptPaper, ExamError> {
+    let (exam, attempt) = open_attempt(state, user, exam_id).await?;
+    let paper = exams::paper(state, exam_id).await?;
+    let mut conn = state.db.pool().acquire().await?;
+    let mut saved: HashMap<QuestionId, Answer> = store::answers(&mut conn, attempt.id)
+        .await?
+        .into_iter()
+        .map(|a| (a.question_id, a.answer))
+        .collect();
+    let questions = paper
+        .iter()
+        .map(|q| {
+            let mut q = q.clone();
+            if exam.shuffle_options {
+                let order = option_order(attempt.shuffle_seed, q.id, q.options.len());
+                let options: Vec<PaperOption> =
+                    order.iter().map(|i| q.options[*i].clone()).collect();
+                q.options = options;
+            }
+            let student_answer = saved.remove(&q.id).map(|a| StudentAnswer {
+                selected_option_ids: a.selected,
+                numerical_answer: a.numerical,
+            });
+            AttemptQuestion {
+                question: q,
+                student_answer,
+            }
+        })
+        .collect();
+    Ok(AttemptPaper {
+        exam_id,
+        title: exam.title,
+        attempt_id: attempt.id,
+        remaining_seconds: remaining_seconds(attempt.deadline_at, now_ms()),
+        deadline_at: attempt.deadline_at,
+        questions,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveInput {
+    pub question_id: QuestionId,
+    pub selected_option_ids: Option<Vec<OptionId>>,
+    pub numerical_answer: Option<Decimal>,
+}
+
+/// The paper question as a question for validation: options without correctness, which
+/// validation does not look at.
+fn as_question(q: &PaperQuestion) -> Question {
+    Question {
+        id: q.id,
+        statement: String::new(),
+        question_type: q.question_type,
+        domain: String::new(),
+        marks: q.marks,
+        negative_marks: q.negative_marks,
+        difficulty: Difficulty::Medium,
+        partial_credit: false,
+        options: q
+            .options
+            .iter()
+            .map(|o| QuestionOption {
+                id: o.id,
+                text: String::new(),
+                is_correct: false,
+            })
+            .collect(),
+        numerical: None,
+        version: 0,
+    }
+}
+
+pub async fn save(
+    state: &AppState,
+    user: UserId,
+    exam_id: ExamId,
+    input: SaveInput,
+    client: &Client,
+) -> Result<(), ExamError> {
+    let (_exam, attempt) = open_attempt(state, user, exam_id).await?;
+    let paper = exams::paper(state, exam_id).await?;
+    let question = paper
+        .iter()
+        .find(|q| q.id == input.question_id)
+        .ok_or(ExamError::Rejected(
+            "question_not_in_exam",
+            "this question is not part of the exam".into(),
+        ))?;
+    let answer = validate_answer(
+        &as_question(question),
+        input.selected_option_ids,
+        input.numerical_answer,
+    )
+    .map_err(|e| ExamError::Invalid(vec![e]))?;
+    let now = now_ms();
+    let mut tx = state.db.pool().begin().await?;
+    if !store::lock_open(&mut tx, attempt.id, now).await? {
+        drop(tx);
+        if now >= attempt.deadline_at {
+            auto_submit(&state.db, &state.cache, &state.jobs, attempt.id).await?;
+            return Err(time_over());
+        }
+        return Err(ExamError::Forbidden(
+            "attempt_not_active",
+            "This attempt has been submitted".into(),
+        ));
+    }
+    store::upsert_answer(&mut tx, attempt.id, question.id, &answer, now).await?;
+    store::log_event(
+        &mut tx,
+        attempt.id,
+        EventKind::Save,
+        now,
+        client,
+        Some(&question.id.to_string()),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn submit(
+    state: &AppState,
+    user: UserId,
+    exam_id: ExamId,
+    client: &Client,
+) -> Result<AttemptRow, ExamError> {
+    let mut conn = state.db.pool().acquire().await?;
+    let attempt = store::find(&mut conn, exam_id, user)
+        .await?
+        .ok_or(ExamError::Rejected(
+            "no_active_attempt",
+            "No active attempt".into(),
+        ))?;
+    drop(conn);
+    let now = now_ms();
+    let mut tx = state.db.pool().begin().await?;
+    if !store::finish(
+        &mut tx,
+        attempt.id,
+        AttemptStatus::Submitted,
+        now,
+        Some(now),
+        None,
+    )
+    .await?
+    {
+        drop(tx);
+        if attempt.status == AttemptStatus::InProgress && now >= attempt.deadline_at {
+            auto_submit(&state.db, &state.cache, &state.jobs, attempt.id).await?;
+            return Err(time_over());
+        }
+        return Err(ExamError::Rejected(
+            "already_submitted",
+            "This attempt has already been submitted".into(),
+        ));
+    }
+    store::log_event(&mut tx, attempt.id, EventKind::Submit, now, client, None).await?;
+    tx.commit().await?;
+    forget_user_exams(&state.cache, user).await;
+    enqueue_scoring(&state.jobs, attempt.id).await;
+    Ok(AttemptRow {
+        status: AttemptStatus::Submitted,
+        submitted_at: Some(now),
+        ..attempt
+    })
+}
+
+/// Submits an attempt past its hard end, recording the hard end as the submit time. Idempotent:
+/// false when the attempt was already finished or is not due yet.
+pub async fn auto_submit(
+    db: &Db,
+    cache: &Cache,
+    jobs: &JobRuntime,
+    id: AttemptId,
+) -> Result<bool, ExamError> {
+    let mut tx = db.pool().begin().await?;
+    let Some(attempt) = store::get(&mut tx, id).await? else {
+        return Ok(false);
+    };
+    if attempt.status != AttemptStatus::InProgress {
+        return Ok(false);
+    }
+    let now = now_ms();
+    let done = store::finish(
+        &mut tx,
+        id,
+        AttemptStatus::AutoSubmitted,
+        attempt.deadline_at,
+        None,
+        Some(now),
+    )
+    .await?;
+    if done {
+        store::log_event(
+            &mut tx,
+            id,
+            EventKind::AutoSubmit,
+            now,
+            &Client::default(),
+            None,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if done {
+        forget_user_exams(cache, attempt.user_id).await;
+        enqueue_scoring(jobs, id).await;
+    }
+    Ok(done)
+}
+
+/// The hard end of an attempt (for the auto-submit job to wait for, when it fires early).
+pub async fn deadline_of(
+    db: &Db,
+    id: AttemptId,
+) -> Result<Option<(AttemptStatus, i64)>, ExamError> {
+    let mut conn = db.pool().acquire().await?;
+    Ok(store::get(&mut conn, id)
+        .await?
+        .map(|a| (a.status, a.deadline_at)))
+}
+
+/// The event kinds of an attempt, in order.
+pub async fn events(db: &Db, id: AttemptId) -> Result<Vec<String>, ExamError> {
+    let mut conn = db.pool().acquire().await?;
+    Ok(store::event_kinds(&mut conn, id).await?)
+}
+
+/// One pass of both sweeps. Returns (auto-submitted, scored).
+pub async fn sweep_once(
+    db: &Db,
+    cache: &Cache,
+    jobs: &JobRuntime,
+) -> Result<(usize, usize), ExamError> {
+    // One runner at a time across processes: a session-level advisory lock held on one
+    // connection for the pass; another process that does not get it skips this pass.
+    let mut lock_conn = None;
+    if db.backend() == Backend::Postgres {
+        let mut conn = db.pool().acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(7301)")
+            .fetch_one(&mut *conn)
+            .await?;
+        if !got {
+            return Ok((0, 0));
+        }
+        lock_conn = Some(conn);
+    }
+    let result = sweep_pass(db, cache, jobs).await;
+    if let Some(mut conn) = lock_conn {
+        let _ = sqlx::query("SELECT pg_advisory_unlock(7301)")
+            .execute(&mut *conn)
+            .await;
+    }
+    result
+}
+
+async fn sweep_pass(
+    db: &Db,
+    cache: &Cache,
+    jobs: &JobRuntime,
+) -> Result<(usize, usize), ExamError> {
+    let now = now_ms();
+    let mut conn = db.pool().acquire().await?;
+    let overdue = store::overdue(&mut conn, now, 500).await?;
+    let unscored = store::unscored(&mut conn, now - SCORE_SWEEP_AFTER_MS, 500).await?;
+    drop(conn);
+    let mut submitted = 0;
+    for id in overdue {
+        if auto_submit(db, cache, jobs, id).await? {
+            submitted += 1;
+        }
+    }
+    let mut scored = 0;
+    for id in unscored {
+        if crate::service::results::score_attempt(db, cache, id).await? {
+            scored += 1;
+        }
+    }
+    Ok((submitted, scored))
+}
+
+/// Runs the sweeps every [`SWEEP_EVERY`] until aborted.
+pub fn spawn_sweeps(db: Db, cache: Cache, jobs: JobRuntime) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sweep_once(&db, &cache, &jobs).await {
+                Ok((0, 0)) => {}
+                Ok((submitted, scored)) => {
+                    tracing::info!(submitted, scored, "attempt sweep caught up")
+                }
+                Err(e) => tracing::warn!("attempt sweep: {e}"),
+            }
+            tokio::time::sleep(SWEEP_EVERY).await;
+        }
+    })
+}
