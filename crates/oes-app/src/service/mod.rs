@@ -1,10 +1,10 @@
 //! Use cases: transactions, cache invalidation, enqueueing. Handlers call one function here.
 
 pub mod accounts;
-pub mod email;
-pub mod rate_limit;
 pub mod attempts;
+pub mod email;
 pub mod exams;
 pub mod leaderboard;
 pub mod questions;
+pub mod rate_limit;
 pub mod results;
