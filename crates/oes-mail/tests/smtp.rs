@@ -286,3 +286,76 @@ async fn errors_and_descriptions_never_contain_the_password() {
     }
     assert!(sink.messages().is_empty());
 }
+
+#[tokio::test]
+async fn concurrent_sends_all_arrive_over_several_pooled_connections() {
+    let sink = SmtpSink::start().await.expect("sink starts");
+    let mailer = mailer_for(&sink).await;
+
+    let sends = (0..20).map(|i| {
+        let mailer = mailer.clone();
+        tokio::spawn(async move {
+            mailer
+                .send(&email("ada@example.com", &format!("{i:02}")))
+                .await
+        })
+    });
+    for send in sends {
+        send.await.expect("task").expect("sink accepts");
+    }
+
+    let mut subjects: Vec<_> = sink
+        .wait_for(20, WAIT)
+        .await
+        .iter()
+        .filter_map(|m| m.parse().subject())
+        .collect();
+    subjects.sort();
+    let expected: Vec<_> = (0..20).map(|i| format!("{i:02}")).collect();
+    assert_eq!(subjects, expected);
+}
+
+#[tokio::test]
+async fn after_shutdown_sends_fail_transiently() {
+    let sink = SmtpSink::start().await.expect("sink starts");
+    let mailer = mailer_for(&sink).await;
+    mailer
+        .send(&email("ada@example.com", "before"))
+        .await
+        .expect("sink accepts");
+
+    mailer.shutdown().await;
+    let err = mailer
+        .send(&email("ada@example.com", "after"))
+        .await
+        .expect_err("shut down");
+
+    assert!(!err.is_permanent(), "{err:?}");
+    assert_eq!(sink.messages().len(), 1);
+}
+
+#[test]
+fn the_last_clone_of_an_smtp_mailer_may_be_dropped_outside_the_runtime() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (sink, mailer) = runtime.block_on(async {
+        let sink = SmtpSink::start().await.expect("sink starts");
+        let mailer = mailer_for(&sink).await;
+        mailer
+            .send(&email("ada@example.com", "hi"))
+            .await
+            .expect("sink accepts");
+        // Let lettre park the connection so that the mailer holds the last reference.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        (sink, mailer)
+    });
+
+    // lettre's pool spawns a task on drop; outside a runtime context that would panic.
+    drop(mailer);
+    drop(runtime);
+    drop(sink);
+}
