@@ -1,6 +1,6 @@
 use lettre::message::{Mailbox, MultiPart, header::ContentType};
 
-use crate::{MailError, mask::mask_address};
+use crate::{MailError, html_to_text, mask::mask_address};
 
 /// One outgoing email: a single recipient, a subject, and an HTML body with its plain-text
 /// alternative (sent as `multipart/alternative`, text first so HTML is preferred).
@@ -41,6 +41,19 @@ impl Email {
             html: html.into(),
             text: text.into(),
         })
+    }
+
+    /// Builds an email from HTML alone, deriving the text alternative with [`html_to_text`]
+    /// (for Node-compatible `{to, subject, html}` jobs).
+    pub fn from_html(
+        from: &str,
+        to: &str,
+        subject: impl Into<String>,
+        html: impl Into<String>,
+    ) -> Result<Self, MailError> {
+        let html = html.into();
+        let text = html_to_text(&html);
+        Self::new(from, to, subject, html, text)
     }
 
     /// Sets the `Reply-To` address, validating it.

@@ -11,6 +11,8 @@
 //!   - memory: messages kept in a [`MemoryOutbox`] that tests read;
 //! - [`MailError`]: [`MailError::is_permanent`] tells a job queue whether to retry;
 //! - [`mask_address`]: `j***@example.com`, used for every recipient this crate logs;
+//! - [`html_to_text`] and [`Email::from_html`]: a text alternative for HTML-only messages
+//!   (the Node system's `{to, subject, html}` jobs);
 //! - `sink` (cargo feature `sink`): [`sink::SmtpSink`], a small SMTP server on 127.0.0.1 that
 //!   records or refuses what it is sent, and [`sink::ParsedMessage`] to read MIME messages,
 //!   for tests and benchmarks across the workspace.
@@ -42,6 +44,7 @@ mod memory;
 #[cfg(feature = "sink")]
 pub mod sink;
 mod smtp;
+mod text;
 
 pub use email::Email;
 pub use error::MailError;
@@ -50,6 +53,7 @@ pub use mailer::{Mailer, Sent};
 pub use mask::mask_address;
 pub use memory::{MemoryOutbox, SentEmail};
 pub use smtp::{SmtpConfig, TlsMode};
+pub use text::html_to_text;
 
 /// Where the embedded default writes `.eml` files.
 pub const DEFAULT_MAIL_DIR: &str = "data/mail";

@@ -120,3 +120,25 @@ fn masking_keeps_the_first_letter_and_the_domain() {
     assert_eq!(mask_address("@example.com"), "***@example.com");
     assert_eq!(mask_address("no-at-sign"), "***");
 }
+
+#[tokio::test]
+async fn an_html_only_message_goes_out_with_a_derived_text_alternative() {
+    let mailer = Mailer::memory();
+    let email = Email::from_html(
+        "no-reply@oes.example",
+        "ada@example.com",
+        "Verify your email",
+        r#"<p>Hello Ada,</p><p><a href="https://oes.example/verify?token=t">Verify</a></p>"#,
+    )
+    .expect("valid addresses");
+
+    mailer.send(&email).await.expect("recorded");
+
+    let sent = mailer.memory_outbox().expect("memory mailer").messages();
+    let parsed = ParsedMessage::parse(&sent[0].raw);
+    assert_eq!(
+        parsed.text().map(str::trim_end),
+        Some("Hello Ada,\n\nVerify (https://oes.example/verify?token=t)")
+    );
+    assert!(parsed.html().is_some_and(|html| html.contains("<a href=")));
+}
