@@ -55,7 +55,12 @@ async fn enqueue_latency(label: &str, extra: &[(&str, &str)]) {
         let mut tx = state.db.pool().begin().await.expect("begin");
         let queued = state
             .emails
-            .send_queued(&mut tx, "student@example.com", &message(i), &SendOptions::default())
+            .send_queued(
+                &mut tx,
+                "student@example.com",
+                &message(i),
+                &SendOptions::default(),
+            )
             .await
             .expect("queued");
         tx.commit().await.expect("commit");
@@ -90,7 +95,12 @@ async fn throughput(label: &str, concurrency: &str, count: usize, extra: &[(&str
         let mut tx = state.db.pool().begin().await.expect("begin");
         let queued = state
             .emails
-            .send_queued(&mut tx, "student@example.com", &message(i), &SendOptions::default())
+            .send_queued(
+                &mut tx,
+                "student@example.com",
+                &message(i),
+                &SendOptions::default(),
+            )
             .await
             .expect("queued");
         tx.commit().await.expect("commit");
@@ -119,14 +129,25 @@ async fn throughput(label: &str, concurrency: &str, count: usize, extra: &[(&str
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let redis = std::env::var("OES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis =
+        std::env::var("OES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!("oes-bench-{}", std::process::id());
     rt.block_on(async {
         enqueue_latency("embedded, SQLite", &[]).await;
-        enqueue_latency("Redis/BullMQ, SQLite", &[("REDIS_URL", &redis), ("QUEUE_PREFIX", &prefix)]).await;
+        enqueue_latency(
+            "Redis/BullMQ, SQLite",
+            &[("REDIS_URL", &redis), ("QUEUE_PREFIX", &prefix)],
+        )
+        .await;
         for concurrency in ["5", "50"] {
             let p = format!("{prefix}-{concurrency}");
-            throughput("Redis/BullMQ", concurrency, 2000, &[("REDIS_URL", &redis), ("QUEUE_PREFIX", &p)]).await;
+            throughput(
+                "Redis/BullMQ",
+                concurrency,
+                2000,
+                &[("REDIS_URL", &redis), ("QUEUE_PREFIX", &p)],
+            )
+            .await;
         }
         for concurrency in ["5", "50"] {
             throughput("embedded", concurrency, 2000, &[]).await;
