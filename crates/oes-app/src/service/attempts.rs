@@ -340,17 +340,21 @@ pub async fn submit(
             "No active attempt".into(),
         ))?;
     drop(conn);
-    let now = now_ms();
     let mut tx = state.db.pool().begin().await?;
-    if !store::finish(
-        &mut tx,
-        attempt.id,
-        AttemptStatus::Submitted,
-        now,
-        Some(now),
-        None,
-    )
-    .await?
+    // Take the row lock first and read the clock after it, so the submit time is never earlier
+    // than a save that committed just before.
+    let locked = store::lock_open(&mut tx, attempt.id, now_ms()).await?;
+    let now = now_ms();
+    if !locked
+        || !store::finish(
+            &mut tx,
+            attempt.id,
+            AttemptStatus::Submitted,
+            now,
+            Some(now),
+            None,
+        )
+        .await?
     {
         drop(tx);
         if attempt.status == AttemptStatus::InProgress && now >= attempt.deadline_at {
