@@ -89,6 +89,10 @@ pub struct MailConfig {
     pub email_attempts: u32,
     /// First retry delay; each further retry waits twice as long.
     pub email_backoff: Duration,
+    /// A job's lease: a worker that dies loses its jobs to another after about this plus two
+    /// stalled-check intervals.
+    pub job_lock: Duration,
+    pub job_stalled_interval: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -268,7 +272,25 @@ impl Config {
                 Some(2000),
                 "a number of milliseconds",
             )?),
+            job_lock: Duration::from_millis(parse_or(
+                "JOB_LOCK_MS",
+                get("JOB_LOCK_MS"),
+                Some(30_000),
+                "a number of milliseconds",
+            )?),
+            job_stalled_interval: Duration::from_millis(parse_or(
+                "JOB_STALLED_INTERVAL_MS",
+                get("JOB_STALLED_INTERVAL_MS"),
+                Some(15_000),
+                "a number of milliseconds",
+            )?),
         };
+        if mail.job_lock.is_zero() || mail.job_stalled_interval.is_zero() {
+            return Err(bad(
+                "JOB_LOCK_MS",
+                "JOB_LOCK_MS and JOB_STALLED_INTERVAL_MS must be positive",
+            ));
+        }
         if mail.email_attempts == 0 {
             return Err(bad("EMAIL_ATTEMPTS", "must be at least 1"));
         }

@@ -145,6 +145,8 @@ impl Services {
             }),
             oes_jobs::WorkerOptions {
                 concurrency: config.mail.email_concurrency,
+                lock_duration: config.mail.job_lock,
+                stalled_interval: config.mail.job_stalled_interval,
                 ..oes_jobs::WorkerOptions::default()
             },
         )

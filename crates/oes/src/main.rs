@@ -74,7 +74,9 @@ async fn serve(config: Config) -> Result<(), AnyError> {
     Ok(())
 }
 
-async fn worker(config: Config) -> Result<(), AnyError> {
+async fn worker(mut config: Config) -> Result<(), AnyError> {
+    // A worker process exists to run the workers, whatever RUN_WORKERS says for `serve`.
+    config.run_workers = true;
     let services = Services::start(config).await?;
     println!("oes worker running");
     shutdown_signal().await;
