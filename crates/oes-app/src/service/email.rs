@@ -368,7 +368,7 @@ impl Emails {
 
     /// Sends a Node-shaped job's email (`{to, subject, html}`), with a text part derived from it.
     pub async fn send_raw(&self, to: &str, subject: &str, html: &str) -> Result<(), EmailError> {
-        let email = oes_mail::Email::new(&self.inner.from, to, subject, html, &html_to_text(html))?;
+        let email = oes_mail::Email::from_html(&self.inner.from, to, subject, html)?;
         self.inner.mailer.send(&email).await?;
         Ok(())
     }
@@ -453,24 +453,6 @@ pub fn job_id(id: OutboxId) -> String {
     format!("email-{id}")
 }
 
-/// A readable plain-text alternative for HTML we did not write (Node-shaped jobs).
-fn html_to_text(html: &str) -> String {
-    let mut text = String::with_capacity(html.len());
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                text.push(' ');
-            }
-            _ if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,10 +483,5 @@ mod tests {
             body: "b".into(),
         };
         assert!(verify.default_priority() < notice.default_priority());
-    }
-
-    #[test]
-    fn html_becomes_readable_text() {
-        assert_eq!(html_to_text("<p>Hello <b>there</b></p>"), "Hello there");
     }
 }
