@@ -107,7 +107,7 @@ pub fn check_origin(
         });
     match origin {
         None => Ok(()),
-        Some(o) if config.allowed_origins.iter().any(|a| *a == o) => Ok(()),
+        Some(o) if config.allowed_origins.contains(&o) => Ok(()),
         Some(_) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "csrf_rejected",
