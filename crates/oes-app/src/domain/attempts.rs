@@ -70,9 +70,14 @@ pub fn validate_answer(
             let Some(n) = numerical else {
                 return Err("numericalAnswer is required for a NUMERICAL question".into());
             };
+            // Stored with the schema's six decimal places; rounding here makes the scored
+            // value the stored one on both backends.
             Ok(Answer {
                 selected: vec![],
-                numerical: Some(n),
+                numerical: Some(
+                    n.round_dp(crate::domain::questions::DECIMAL_PLACES)
+                        .normalize(),
+                ),
             })
         }
         kind => {
@@ -176,6 +181,9 @@ mod tests {
         let n = question(QuestionType::Numerical);
         assert!(validate_answer(&n, None, None).is_err());
         assert!(validate_answer(&n, None, Some(Decimal::ONE)).is_ok());
+        let long: Decimal = "0.3100001".parse().expect("decimal");
+        let stored = validate_answer(&n, None, Some(long)).expect("valid");
+        assert_eq!(stored.numerical, Some("0.31".parse().expect("decimal")));
     }
 
     #[test]

@@ -122,6 +122,13 @@ pub struct Question {
     pub version: i64,
 }
 
+/// Decimal places the schema keeps for marks, answers and tolerances (NUMERIC(18,6)).
+pub const DECIMAL_PLACES: u32 = 6;
+
+fn too_precise(d: Decimal) -> bool {
+    d.normalize().scale() > DECIMAL_PLACES
+}
+
 /// The most options a question may have; more is a data-entry mistake, not a question.
 pub const MAX_OPTIONS: usize = 10;
 
@@ -250,6 +257,17 @@ fn validate(
             }
         }
         None => {}
+    }
+    let numbers = [Some(marks), Some(negative_marks)].into_iter().chain(
+        numerical
+            .map(|n| [Some(n.value), Some(n.tolerance)])
+            .into_iter()
+            .flatten(),
+    );
+    if numbers.flatten().any(too_precise) {
+        errors.push(format!(
+            "numbers take at most {DECIMAL_PLACES} decimal places"
+        ));
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -249,10 +249,11 @@ pub async fn set_questions(
     let mut invalid = Vec::new();
     for a in &add {
         if let Some(m) = a.marks
-            && m <= Decimal::ZERO
+            && (m <= Decimal::ZERO
+                || m.normalize().scale() > crate::domain::questions::DECIMAL_PLACES)
         {
             return Err(ExamError::Invalid(vec![format!(
-                "marks for {} must be positive",
+                "marks for {} must be positive, with at most 6 decimal places",
                 a.question_id
             )]));
         }
