@@ -28,6 +28,26 @@ enum Command {
     Worker,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Administration: accounts the public API cannot create.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a verified ADMIN account. The password is read from stdin (`--password-stdin`)
+    /// or prompted for without echo; it never goes on the command line.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Read the password from the first line of stdin (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,6 +72,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Worker => worker(config).await,
             Command::Migrate => migrate(config).await,
+            Command::Admin { command } => admin(config, command).await,
         }
     });
     match result {
@@ -90,4 +111,65 @@ async fn migrate(config: Config) -> Result<(), AnyError> {
     println!("migrations applied ({})", db.backend().name());
     db.close().await;
     Ok(())
+}
+
+async fn admin(config: Config, command: AdminCommand) -> Result<(), AnyError> {
+    let AdminCommand::Create {
+        email,
+        name,
+        password_stdin,
+    } = command;
+    let password = read_password(password_stdin)?;
+    let db = oes_app::db::Db::connect(&config.database.url, 1).await?;
+    if db.backend() == oes_app::db::Backend::Sqlite || config.database.auto_migrate {
+        db.migrate().await?;
+    }
+    let created = oes_app::service::accounts::create_user(
+        &db,
+        &email,
+        &name,
+        &password,
+        oes_app::domain::accounts::Role::Admin,
+        true,
+    )
+    .await;
+    db.close().await;
+    let id = created?;
+    println!("admin created: {id}");
+    Ok(())
+}
+
+/// One line from stdin; on a terminal without `--password-stdin`, prompted with echo off
+/// (through `stty`, so no extra dependency) and asked twice.
+fn read_password(from_stdin: bool) -> Result<String, AnyError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let read_line = || -> Result<String, AnyError> {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    };
+    if from_stdin || !std::io::stdin().is_terminal() {
+        return read_line();
+    }
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+    };
+    let ask = |prompt: &str| -> Result<String, AnyError> {
+        eprint!("{prompt}");
+        std::io::stderr().flush()?;
+        let _ = stty("-echo");
+        let line = read_line();
+        let _ = stty("echo");
+        eprintln!();
+        line
+    };
+    let first = ask("Password: ")?;
+    let second = ask("Again: ")?;
+    if first != second {
+        return Err("the passwords do not match".into());
+    }
+    Ok(first)
 }
