@@ -83,7 +83,7 @@ impl AccountsConfig {
         app_base_url: &Url,
         env: AppEnv,
     ) -> Result<Self, ConfigError> {
-        fn num<T: std::str::FromStr + PartialOrd + Copy>(
+        fn num<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
             get: &dyn Fn(&str) -> Option<String>,
             var: &'static str,
             default: T,
@@ -95,7 +95,7 @@ impl AccountsConfig {
                     Ok(v) if v >= min => Ok(v),
                     _ => Err(ConfigError {
                         var,
-                        problem: format!("expected a number, at least the minimum, got `{raw}`"),
+                        problem: format!("expected a number of at least {min}, got `{raw}`"),
                     }),
                 },
             }
@@ -382,6 +382,7 @@ enum Action {
     Forgot,
     Reset,
     ChangeEmail,
+    ChangePassword,
 }
 
 impl Action {
@@ -393,6 +394,7 @@ impl Action {
             Action::Forgot => "forgot",
             Action::Reset => "reset",
             Action::ChangeEmail => "change-email",
+            Action::ChangePassword => "change-password",
         }
     }
 }
@@ -543,10 +545,6 @@ pub struct LoggedIn {
     pub user: users::UserRow,
 }
 
-/// A PHC string for a password nobody has, verified when the email is unknown so a failed login
-/// costs the same either way.
-static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-
 pub async fn login(
     state: &AppState,
     client: &Client,
@@ -569,10 +567,8 @@ pub async fn login(
     let ok = match &user {
         Some(user) => verify_password(password, &user.password_hash).await?,
         None => {
-            let dummy = DUMMY_HASH
-                .get_or_try_init(|| hash_password("not-a-password-0", cfg.hash))
-                .await?;
-            verify_password(password, dummy).await?;
+            // Hashing costs what verifying costs: an unknown email answers no faster.
+            hash_password(password, cfg.hash).await?;
             false
         }
     };
@@ -777,6 +773,14 @@ pub async fn change_password(
     if current == new {
         return Err(AccountError::SamePassword);
     }
+    // A stolen session must not become a way to guess the password.
+    limit(
+        state,
+        Action::ChangePassword,
+        client,
+        Some(&user_id.to_string()),
+    )
+    .await?;
     let user = users::find_by_id(&state.db, user_id)
         .await?
         .ok_or(AccountError::UserNotFound)?;
@@ -1006,4 +1010,107 @@ pub async fn confirm_email_change(state: &AppState, token: &str) -> Result<(), A
     tx.commit().await?;
     invalidate_profile(state, row.user_id).await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<AccountsConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let base = Url::parse("https://exams.example.org/app/").expect("url");
+        AccountsConfig::from_lookup(&|k| map.get(k).cloned(), &base, AppEnv::Development)
+    }
+
+    #[test]
+    fn allowed_origins_are_exact_origins_and_include_the_base_url() {
+        let c = config(&[(
+            "ALLOWED_ORIGINS",
+            "https://admin.example.org/, http://localhost:5173/path",
+        )])
+        .expect("valid");
+        assert_eq!(
+            c.allowed_origins,
+            [
+                "https://exams.example.org",
+                "https://admin.example.org",
+                "http://localhost:5173"
+            ]
+        );
+        let e = config(&[("ALLOWED_ORIGINS", "example.org")]).expect_err("not an origin");
+        assert_eq!(e.var, "ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn cost_and_limits_are_configurable_and_checked() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.hash, HashCost::default());
+        assert!(!c.trust_proxy_headers);
+        assert!(!c.secure_cookie);
+        let c = config(&[
+            ("PASSWORD_HASH_MEMORY_KIB", "64"),
+            ("RATE_LIMIT_PER_IP", "2"),
+        ])
+        .expect("valid");
+        assert_eq!(c.hash.memory_kib, 64);
+        assert_eq!(c.rate_limit_per_ip, 2);
+        for (var, value) in [
+            ("PASSWORD_HASH_MEMORY_KIB", "4"),
+            ("RATE_LIMIT_PER_ACCOUNT", "0"),
+            ("TRUST_PROXY_HEADERS", "maybe"),
+        ] {
+            assert_eq!(config(&[(var, value)]).expect_err(var).var, var);
+        }
+    }
+
+    #[test]
+    fn token_hashes_depend_on_the_secret_and_tokens_are_fresh() {
+        let token = new_token();
+        assert_eq!(token.len(), 64);
+        assert_ne!(token, new_token());
+        assert_eq!(token_hash("a", &token), token_hash("a", &token));
+        assert_ne!(token_hash("a", &token), token_hash("b", &token));
+        assert_ne!(token_hash("a", &token), token);
+    }
+
+    #[test]
+    fn reset_codes_are_six_digits_and_keyed_per_user() {
+        let code = new_reset_code();
+        assert_eq!(code.len(), 6);
+        assert!(code.chars().all(|c| c.is_ascii_digit()));
+        let (a, b) = (UserId::new(), UserId::new());
+        assert_ne!(
+            reset_code_hash("s", a, "123456"),
+            reset_code_hash("s", b, "123456")
+        );
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_only_against_their_own_hash() {
+        let cost = HashCost {
+            memory_kib: 64,
+            iterations: 1,
+        };
+        let hash = hash_password("letters4ever", cost).await.expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(
+            verify_password("letters4ever", &hash)
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_password("letters5ever", &hash)
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_password("letters4ever", "garbage")
+                .await
+                .expect("verify")
+        );
+    }
 }
