@@ -627,3 +627,43 @@ async fn admin_routes_need_an_admin_made_outside_the_api() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_account_route() {
+    for backend in support::BACKENDS {
+        let app = App::start(backend, &[]).await;
+        let doc = app.call("GET", "/api/openapi.json", None, Auth::None).await;
+        assert_eq!(doc.status, 200);
+        assert!(
+            doc.body["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with('3'))
+        );
+        let paths = &doc.body["paths"];
+        for (path, method) in [
+            ("/api/auth/signup", "post"),
+            ("/api/auth/login", "post"),
+            ("/api/auth/logout", "post"),
+            ("/api/auth/verify-email/{token}", "post"),
+            ("/api/auth/resend-verification", "post"),
+            ("/api/auth/forgot-password", "post"),
+            ("/api/auth/reset-password", "post"),
+            ("/api/auth/change-password", "post"),
+            ("/api/profile/me", "get"),
+            ("/api/profile/me", "put"),
+            ("/api/profile/email", "post"),
+            ("/api/profile/email/confirm/{token}", "post"),
+        ] {
+            assert!(
+                paths[path][method].is_object(),
+                "{method} {path} is documented"
+            );
+        }
+        let login = &paths["/api/auth/login"]["post"];
+        assert!(login["responses"]["429"].is_object());
+        let schemas = &doc.body["components"]["schemas"];
+        assert!(schemas["SignupBody"]["properties"]["fullName"].is_object());
+        assert!(schemas["ProfileView"]["properties"]["profileComplete"].is_object());
+        app.stop().await;
+    }
+}

@@ -20,7 +20,7 @@ use crate::http::{ApiError, ApiJson, CurrentUser};
 use crate::service::accounts::{self, AccountError, ResetInput, SignupInput, Verified};
 use crate::state::AppState;
 
-/// The accounts area: these routes and `/api/profile`'s.
+/// The accounts area: these routes, `/api/profile`'s, and the OpenAPI document.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/signup", post(signup))
@@ -32,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/auth/reset-password", post(reset_password))
         .route("/auth/change-password", post(change_password))
         .merge(super::profile::routes())
+        .merge(super::openapi::routes())
 }
 
 impl From<AccountError> for ApiError {
@@ -117,9 +118,9 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
     response
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SignupBody {
+pub(crate) struct SignupBody {
     #[serde(default)]
     full_name: String,
     #[serde(default)]
@@ -128,7 +129,15 @@ struct SignupBody {
     password: String,
 }
 
-async fn signup(
+/// Registers an account and emails a verification link. The answer is the same whether or not
+/// the email was already registered.
+#[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupBody,
+    responses(
+        (status = 201, description = "Signup received; a verification link is on its way", body = MessageBody),
+        (status = 400, description = "Invalid name, email, or a password outside the policy", body = ErrorBody),
+        (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+    ))]
+pub(crate) async fn signup(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<SignupBody>,
@@ -149,15 +158,25 @@ async fn signup(
     ))
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct LoginBody {
     #[serde(default)]
     email: String,
     #[serde(default)]
     password: String,
 }
 
-async fn login(
+/// Starts a session: sets the HttpOnly `accessToken` cookie and returns the same token for
+/// non-browser clients (Bearer).
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in", body = LoginResponse),
+        (status = 400, description = "Missing email or password", body = ErrorBody),
+        (status = 401, description = "Invalid email or password (one answer for both)", body = ErrorBody),
+        (status = 403, description = "Email not verified", body = ErrorBody),
+        (status = 429, description = "Rate limited or account locked after failures; see Retry-After", body = ErrorBody),
+    ))]
+pub(crate) async fn login(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<LoginBody>,
@@ -187,7 +206,15 @@ async fn login(
 
 /// Ends the presented session (if any) and clears the cookie. A cookie-borne logout from a
 /// foreign origin is refused: logging a student out mid-exam is an attack too.
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses(
+        (status = 200, description = "Session ended, cookie cleared", body = MessageBody),
+        (status = 403, description = "Cookie sent from a foreign origin", body = ErrorBody),
+    ))]
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if let Some((token, source)) = session_token(&headers) {
         if source == TokenSource::Cookie {
             check_origin(&axum::http::Method::POST, &headers, &state.config.accounts)?;
@@ -198,7 +225,14 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     Ok(with_cookie(message("Logged out").into_response(), &cookie))
 }
 
-async fn verify_email(
+/// The token from the emailed link (frontend page `/verify-email?token=…`).
+#[utoipa::path(post, path = "/api/auth/verify-email/{token}", tag = "auth",
+    params(("token" = String, Path, description = "The token from the verification link")),
+    responses(
+        (status = 200, description = "Verified (or already verified)", body = MessageBody),
+        (status = 400, description = "Invalid, expired or used link", body = ErrorBody),
+    ))]
+pub(crate) async fn verify_email(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -208,13 +242,19 @@ async fn verify_email(
     })
 }
 
-#[derive(Deserialize)]
-struct EmailBody {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(crate) struct EmailBody {
     #[serde(default)]
     email: String,
 }
 
-async fn resend_verification(
+#[utoipa::path(post, path = "/api/auth/resend-verification", tag = "auth", request_body = EmailBody,
+    responses(
+        (status = 200, description = "The same answer whatever the address", body = MessageBody),
+        (status = 400, description = "Not an email address", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub(crate) async fn resend_verification(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<EmailBody>,
@@ -225,7 +265,13 @@ async fn resend_verification(
     ))
 }
 
-async fn forgot_password(
+#[utoipa::path(post, path = "/api/auth/forgot-password", tag = "auth", request_body = EmailBody,
+    responses(
+        (status = 200, description = "The same answer whatever the address; a 6-digit code valid 15 minutes is emailed", body = MessageBody),
+        (status = 400, description = "Not an email address", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub(crate) async fn forgot_password(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<EmailBody>,
@@ -236,9 +282,9 @@ async fn forgot_password(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ResetBody {
+pub(crate) struct ResetBody {
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -247,7 +293,15 @@ struct ResetBody {
     new_password: String,
 }
 
-async fn reset_password(
+/// Sets a new password with the emailed code; every session of the account ends. A code
+/// allows five wrong tries.
+#[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth", request_body = ResetBody,
+    responses(
+        (status = 200, description = "Password reset", body = MessageBody),
+        (status = 400, description = "Invalid input, or an invalid, expired, used or exhausted code", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub(crate) async fn reset_password(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<ResetBody>,
@@ -274,16 +328,24 @@ async fn reset_password(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ChangePasswordBody {
+pub(crate) struct ChangePasswordBody {
     #[serde(default)]
     current_password: String,
     #[serde(default)]
     new_password: String,
 }
 
-async fn change_password(
+/// Needs a session; the caller's other sessions end.
+#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth", request_body = ChangePasswordBody,
+    responses(
+        (status = 200, description = "Changed: `{success: true, message}`", body = MessageBody),
+        (status = 400, description = "Policy, wrong current password, or same password", body = ErrorBody),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 403, description = "Email not verified, or a cookie from a foreign origin", body = ErrorBody),
+    ))]
+pub(crate) async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
     ClientMeta(client): ClientMeta,
@@ -302,4 +364,43 @@ async fn change_password(
         "success": true,
         "message": "Password changed. Your other sessions were signed out.",
     })))
+}
+
+/// `{message}`: the answer of most account routes.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema for the OpenAPI document only
+pub(crate) struct MessageBody {
+    message: String,
+}
+
+/// The one error shape of the API.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema for the OpenAPI document only
+pub(crate) struct ErrorBody {
+    /// Stable, for programs: `validation_failed`, `invalid_value`, `invalid_credentials`,
+    /// `unauthorized`, `email_not_verified`, `forbidden`, `csrf_rejected`, `invalid_token`,
+    /// `rate_limited`, `email_taken`, `enrollment_taken`, …
+    code: String,
+    message: String,
+    /// For example `{field}` or `{field, allowed}`.
+    details: Option<serde_json::Value>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)] // a schema for the OpenAPI document only, in the JSON's case
+pub(crate) struct LoginResponse {
+    message: String,
+    user: LoginUser,
+    /// The session token, for clients that send `Authorization: Bearer`.
+    accessToken: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)] // a schema for the OpenAPI document only, in the JSON's case
+pub(crate) struct LoginUser {
+    id: String,
+    email: String,
+    fullName: String,
+    /// `USER` or `ADMIN`.
+    role: String,
 }

@@ -6,6 +6,7 @@ mod auth;
 pub mod error;
 mod exam;
 mod leaderboard;
+pub mod openapi;
 mod probes;
 mod profile;
 mod question;

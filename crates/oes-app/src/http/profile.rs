@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::http::auth::{ErrorBody, MessageBody};
 use crate::http::session::ClientMeta;
 use crate::http::{ApiError, ApiJson, CurrentUser};
 use crate::service::accounts::{self, ProfileInput};
@@ -28,7 +29,14 @@ pub fn routes() -> Router<AppState> {
         .route("/profile/email/confirm/{token}", post(confirm_email_change))
 }
 
-async fn get_me(
+/// The signed-in user's account and profile, served through the cache.
+#[utoipa::path(get, path = "/api/profile/me", tag = "profile",
+    responses(
+        (status = 200, description = "`{message, data}`", body = ProfileResponse),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 403, description = "Email not verified", body = ErrorBody),
+    ))]
+pub(crate) async fn get_me(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -36,9 +44,9 @@ async fn get_me(
     Ok(Json(json!({ "message": "Profile fetched", "data": view })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ProfileBody {
+pub(crate) struct ProfileBody {
     #[serde(default)]
     full_name: String,
     #[serde(default)]
@@ -53,7 +61,16 @@ struct ProfileBody {
     enrollment_number: String,
 }
 
-async fn put_me(
+/// Creates or replaces the profile and the full name. Enumerations accept any case.
+#[utoipa::path(put, path = "/api/profile/me", tag = "profile", request_body = ProfileBody,
+    responses(
+        (status = 200, description = "`{message, data}` with the new values", body = ProfileResponse),
+        (status = 400, description = "`validation_failed` (details.field) or `invalid_value` (details.field, details.allowed)", body = ErrorBody),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 403, description = "Email not verified, or a cookie from a foreign origin", body = ErrorBody),
+        (status = 409, description = "Enrollment number taken", body = ErrorBody),
+    ))]
+pub(crate) async fn put_me(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiJson(body): ApiJson<ProfileBody>,
@@ -74,16 +91,25 @@ async fn put_me(
     Ok(Json(json!({ "message": "Profile updated", "data": view })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct EmailChangeBody {
+pub(crate) struct EmailChangeBody {
     #[serde(default)]
     new_email: String,
     #[serde(default)]
     password: String,
 }
 
-async fn request_email_change(
+/// Emails a confirmation link (24 h) to the new address and a notice to the current one. The
+/// answer is the same when the new address is taken (no link is sent then).
+#[utoipa::path(post, path = "/api/profile/email", tag = "profile", request_body = EmailChangeBody,
+    responses(
+        (status = 200, description = "Confirmation link sent", body = MessageBody),
+        (status = 400, description = "Invalid address or wrong password", body = ErrorBody),
+        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+    ))]
+pub(crate) async fn request_email_change(
     State(state): State<AppState>,
     user: CurrentUser,
     ClientMeta(client): ClientMeta,
@@ -96,7 +122,16 @@ async fn request_email_change(
     })))
 }
 
-async fn confirm_email_change(
+/// The token from the link (frontend page `/confirm-email-change?token=…`); applies the change
+/// and ends every session of the account.
+#[utoipa::path(post, path = "/api/profile/email/confirm/{token}", tag = "profile",
+    params(("token" = String, Path, description = "The token from the confirmation link")),
+    responses(
+        (status = 200, description = "Email changed", body = MessageBody),
+        (status = 400, description = "Invalid, expired or used link", body = ErrorBody),
+        (status = 409, description = "The address was taken meanwhile", body = ErrorBody),
+    ))]
+pub(crate) async fn confirm_email_change(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -104,4 +139,12 @@ async fn confirm_email_change(
     Ok(Json(json!({
         "message": "Email changed. Every session was signed out; sign in with the new address.",
     })))
+}
+
+/// `{message, data}` of the profile routes.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema for the OpenAPI document only
+pub(crate) struct ProfileResponse {
+    message: String,
+    data: accounts::ProfileView,
 }

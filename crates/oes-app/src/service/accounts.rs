@@ -802,9 +802,10 @@ pub async fn change_password(
 }
 
 /// `GET /api/profile/me`'s data, as cached.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileView {
+    #[schema(value_type = String)]
     pub id: UserId,
     pub email: String,
     pub full_name: String,
@@ -814,7 +815,7 @@ pub struct ProfileView {
     pub profile_complete: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileFields {
     pub enrollment_number: String,
