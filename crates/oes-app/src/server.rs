@@ -152,6 +152,7 @@ impl Services {
         )
         .await;
         crate::jobs::auto_submit::register(&jobs, &db, &cache).await;
+        crate::jobs::notify::register(&jobs, &db, &emails).await;
         jobs.start().await;
         tracing::info!(
             mode = if jobs.is_embedded() {
@@ -167,6 +168,11 @@ impl Services {
         let schedulers = vec![
             emails.spawn_relay(),
             crate::service::attempts::spawn_sweeps(db.clone(), cache.clone(), jobs.clone()),
+            crate::service::notifications::spawn_resume(
+                db.clone(),
+                jobs.clone(),
+                std::time::Duration::from_secs(30),
+            ),
         ];
         tracing::info!("schedulers started (outbox relay)");
 

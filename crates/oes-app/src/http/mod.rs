@@ -2,6 +2,7 @@
 //! tracing, body limits, timeouts, panics) are layers here so handlers stay short.
 
 mod attempt;
+mod admin_notifications;
 mod auth;
 pub mod error;
 mod exam;

@@ -8,4 +8,5 @@ pub fn api() -> Router<AppState> {
     Router::new()
         .merge(super::auth::routes())
         .merge(super::exam::area_routes())
+        .merge(super::admin_notifications::routes())
 }

@@ -6,6 +6,7 @@
 //! soon as Redis answers. Every job can be re-derived from the database by the sweeps.
 
 pub mod auto_submit;
+pub mod notify;
 pub mod score;
 pub mod send_email;
 

@@ -3,6 +3,7 @@
 
 pub mod attempts;
 pub mod exams;
+pub mod notifications;
 pub mod outbox;
 pub mod profiles;
 pub mod questions;
