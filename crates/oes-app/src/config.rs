@@ -130,6 +130,8 @@ pub struct Config {
     pub warnings: Vec<String>,
     /// Passwords, sessions, CSRF origins and rate limits (`service::accounts`).
     pub accounts: crate::service::accounts::AccountsConfig,
+    /// `METRICS_TOKEN`: the Bearer token `/metrics` requires; unset, `/metrics` answers 404.
+    pub metrics_token: Option<Secret>,
 }
 
 /// The development secret: sessions survive restarts in development, and production refuses it.
@@ -377,6 +379,7 @@ impl Config {
                 30,
             )?,
             warnings,
+            metrics_token: get("METRICS_TOKEN").map(Secret),
         })
     }
 

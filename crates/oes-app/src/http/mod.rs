@@ -1,12 +1,15 @@
 //! The HTTP API: routes mirror the URL tree under `/api`; cross-cutting concerns (request ids,
 //! tracing, body limits, timeouts, panics) are layers here so handlers stay short.
 
+mod admin_monitoring;
 mod attempt;
 mod admin_notifications;
 mod auth;
+mod dashboard;
 pub mod error;
 mod exam;
 mod leaderboard;
+mod metrics;
 pub mod openapi;
 mod probes;
 mod profile;
@@ -46,12 +49,16 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(routes::api())
         .merge(extra);
 
+    let http_metrics = metrics::HttpMetrics::new();
     Router::new()
         .nest("/api", api)
+        .merge(metrics::routes(http_metrics.clone()))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes))
         .layer(middleware::from_fn_with_state(limits, enforce_limits))
+        .layer(middleware::from_fn_with_state(http_metrics, metrics::track))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -8,5 +8,6 @@ pub fn api() -> Router<AppState> {
     Router::new()
         .merge(super::auth::routes())
         .merge(super::exam::area_routes())
+        .merge(super::admin_monitoring::routes())
         .merge(super::admin_notifications::routes())
 }

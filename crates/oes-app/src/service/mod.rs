@@ -5,6 +5,7 @@ pub mod attempts;
 pub mod email;
 pub mod exams;
 pub mod leaderboard;
+pub mod monitoring;
 pub mod notifications;
 pub mod questions;
 pub mod rate_limit;

@@ -1,0 +1,252 @@
+//! Helpers for the monitoring tests: a real server with an SMTP sink, an admin and a student
+//! signed in, a tiny JSON client, a Node-shaped email job that fails on demand, and a private
+//! Redis server for tests that need one with particular settings.
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use oes_app::RunningServer;
+use oes_app::db::Backend;
+use oes_app::domain::accounts::Role;
+use oes_jobs::JobOptions;
+use oes_mail::sink::SmtpSink;
+use serde_json::{Value, json};
+
+use crate::support::{self, TestDb};
+
+pub const PASSWORD: &str = "monitoring password 42";
+pub const ADMIN_EMAIL: &str = "ops-admin@example.com";
+pub const STUDENT_EMAIL: &str = "ops-student@example.com";
+
+/// How long a test waits for asynchronous work (a job to fail or complete) before giving up.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+pub struct App {
+    pub server: RunningServer,
+    pub sink: SmtpSink,
+    pub db: TestDb,
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+/// A unique prefix for the Redis keys of one test.
+pub fn unique(tag: &str) -> String {
+    format!("oes-test-{tag}-{}", uuid::Uuid::new_v4().simple())
+}
+
+impl App {
+    /// A server on `backend` with emails going to a fresh sink, plus an admin and a student.
+    pub async fn start(backend: Backend, extra: &[(&str, &str)]) -> App {
+        let sink = SmtpSink::start().await.expect("smtp sink starts");
+        let db = TestDb::new(backend).await;
+        let smtp = sink.url();
+        let mut vars: Vec<(&str, &str)> = vec![
+            ("SMTP_URL", &smtp),
+            ("EMAIL_BACKOFF_MS", "50"),
+            ("EMAIL_ATTEMPTS", "1"),
+        ];
+        vars.extend_from_slice(extra);
+        let server = RunningServer::start(support::config(&db.url, &vars), axum::Router::new())
+            .await
+            .expect("server starts");
+        let base = format!("http://{}", server.local_addr());
+        let state = server.state();
+        for (email, role) in [(ADMIN_EMAIL, Role::Admin), (STUDENT_EMAIL, Role::User)] {
+            oes_app::service::accounts::create_user(
+                &state.db,
+                email,
+                "Ops Tester",
+                PASSWORD,
+                role,
+                true,
+            )
+            .await
+            .expect("user created");
+        }
+        App {
+            server,
+            sink,
+            db,
+            http: reqwest::Client::new(),
+            base,
+        }
+    }
+
+    pub async fn stop(self) {
+        let App { server, db, .. } = self;
+        server
+            .run_until(async {})
+            .await
+            .expect("server stops cleanly");
+        drop(db);
+    }
+
+    /// Signs in and returns the session token.
+    pub async fn login(&self, email: &str) -> String {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/auth/login",
+                None,
+                Some(json!({"email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(status, 200, "login of {email}: {body}");
+        body["accessToken"]
+            .as_str()
+            .expect("login returns a token")
+            .to_owned()
+    }
+
+    /// One request; answers the status and the JSON body (`Null` when not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("request answered");
+        let status = resp.status().as_u16();
+        let text = resp.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    /// Adds a Node-shaped email job (`{to, subject, html}`) with one try.
+    pub async fn add_email_job(&self, id: &str, to: &str) {
+        let opts = JobOptions {
+            attempts: 1,
+            ..JobOptions::with_id(id)
+        };
+        let data = json!({"to": to, "subject": "Queue test", "html": "<p>secret code 314159</p>"});
+        self.server
+            .state()
+            .jobs
+            .add("email", "send-email", data, &opts)
+            .await
+            .expect("job added");
+    }
+
+    /// Polls a job through the API until it reaches `state`; returns the job view.
+    pub async fn wait_for_job(&self, token: &str, queue: &str, id: &str, state: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (status, body) = self
+                .get(&format!("/api/admin/queues/{queue}/jobs/{id}"), token)
+                .await;
+            // A job's hash and its state are two reads: a finished state is trusted once the
+            // hash read agrees (it carries the finish time).
+            let settled = !matches!(state, "failed" | "completed") || body["finishedOn"].is_u64();
+            if status == 200 && body["state"] == state && settled {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job {id} never reached {state}; last answer {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A private `redis-server` for one test, killed on drop.
+pub struct PrivateRedis {
+    pub url: String,
+    child: Child,
+}
+
+impl PrivateRedis {
+    /// Starts `redis-server` with extra arguments (for example an eviction policy).
+    pub async fn start(extra: &[&str]) -> PrivateRedis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--bind", "127.0.0.1"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let url = format!("redis://127.0.0.1:{port}");
+        let redis = PrivateRedis { url, child };
+        let client = redis::Client::open(redis.url.as_str()).expect("redis url");
+        for _ in 0..200 {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return redis;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("redis-server did not start on {}", redis.url);
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Deletes every key under a BullMQ prefix and a cache namespace of the shared Redis.
+pub async fn clean_redis(prefix: &str) {
+    let Ok(client) = redis::Client::open(support::redis_url().as_str()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let mut cursor: u64 = 0;
+    loop {
+        let Ok((next, keys)) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(500)
+            .query_async::<(u64, Vec<String>)>(&mut conn)
+            .await
+        else {
+            return;
+        };
+        if !keys.is_empty() {
+            let _: Result<i64, _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}
