@@ -2,6 +2,8 @@
 
 use std::process::ExitCode;
 
+mod loadtest;
+
 use clap::{Parser, Subcommand};
 use oes_app::{Config, RunningServer, Services, shutdown_signal};
 
@@ -33,6 +35,9 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Exam-day load run against an in-process server: N students start one exam together,
+    /// save answers and submit; prints latency percentiles, errors, paper loads, scoring time.
+    Loadtest(loadtest::LoadTest),
 }
 
 #[derive(Subcommand)]
@@ -73,6 +78,7 @@ fn main() -> ExitCode {
             Command::Worker => worker(config).await,
             Command::Migrate => migrate(config).await,
             Command::Admin { command } => admin(config, command).await,
+            Command::Loadtest(opts) => loadtest::run(config, opts).await,
         }
     });
     match result {

@@ -10,7 +10,7 @@
 //! paper of a published exam, without answer keys (published exams never change, so it is
 //! never stale; single flight makes a start storm load it once per process).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,6 +18,7 @@ use std::time::Duration;
 use oes_cache::keys;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
 
 use crate::db::now_ms;
 use crate::domain::exams::{ExamState, Schedule, parse_instant};
@@ -64,11 +65,17 @@ impl From<Arc<ExamError>> for ExamError {
     }
 }
 
-/// Counters of the exam area, reachable from `AppState::exam_stats`.
+/// Counters of the exam area and the process's memo of published papers, reachable from
+/// `AppState::exam_stats`.
 #[derive(Debug, Default)]
 pub struct ExamStats {
     /// Exam papers loaded from the database (cache misses that ran the loader).
     pub paper_loads: AtomicU64,
+    /// Published papers never change, so once this process has one it keeps it. This also
+    /// guards the start storm against the cache skipping its in-process fill when any other key
+    /// is invalidated during the load (as every start does for the student's own list): all
+    /// callers for one exam wait on one cell, so the cache is asked once per process.
+    papers: std::sync::Mutex<HashMap<ExamId, Arc<OnceCell<Arc<Vec<PaperQuestion>>>>>>,
 }
 
 impl ExamStats {
@@ -441,8 +448,23 @@ pub struct PaperQuestion {
     pub options: Vec<PaperOption>,
 }
 
-/// The paper of a published exam, as cached: ordered questions without answer keys.
+/// The paper of a published exam, as cached: ordered questions without answer keys. Callers
+/// must have checked that the exam is published and that the caller may see it.
 pub async fn paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuestion>>, ExamError> {
+    let cell = {
+        let mut papers = state
+            .exam_stats
+            .papers
+            .lock()
+            .map_err(|_| ExamError::Internal("paper memo poisoned".into()))?;
+        papers.entry(id).or_default().clone()
+    };
+    cell.get_or_try_init(|| cached_paper(state, id))
+        .await
+        .cloned()
+}
+
+async fn cached_paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuestion>>, ExamError> {
     let db = state.db.clone();
     let stats = state.exam_stats.clone();
     let questions: Vec<PaperQuestion> = state

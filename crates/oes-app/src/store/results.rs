@@ -83,3 +83,13 @@ pub async fn better_than(
     .fetch_one(conn)
     .await
 }
+
+/// Attempts of an exam that have a score.
+pub async fn scored(conn: &mut AnyConnection, exam: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM exam_attempts WHERE exam_id = $1 AND scored_at IS NOT NULL",
+    )
+    .bind(exam)
+    .fetch_one(conn)
+    .await
+}
