@@ -276,10 +276,7 @@ impl Emails {
             priority: Some(priority),
             delay: options.delay,
             attempts: options.attempts.unwrap_or(policy.attempts),
-            backoff: options
-                .backoff
-                .clone()
-                .unwrap_or_else(|| policy.backoff.clone()),
+            backoff: options.backoff.unwrap_or(policy.backoff),
             remove_on_complete_age: Some(policy.keep_completed),
         }
     }
