@@ -12,6 +12,7 @@ use crate::state::AppState;
 const PAGE: &str = include_str!("../../assets/dashboard/index.html");
 const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
 const STYLE: &str = include_str!("../../assets/dashboard/dashboard.css");
+const ICON: &str = include_str!("../../assets/dashboard/favicon.svg");
 
 /// Same-origin only: scripts, styles and API calls; no inline code, no framing.
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
@@ -31,6 +32,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/admin/queues/dashboard.css",
             get(|| serve(STYLE, "text/css; charset=utf-8")),
+        )
+        .route(
+            "/admin/queues/favicon.svg",
+            get(|| serve(ICON, "image/svg+xml")),
         )
 }
 
