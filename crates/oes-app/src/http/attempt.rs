@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use serde_json::json;
 
 use crate::domain::exams::format_instant;
+use crate::http::auth::ErrorBody;
 use crate::http::exam::{client, parse_id};
 use crate::http::session::ClientMeta;
 use crate::http::{ApiError, ApiJson, CurrentUser};
@@ -22,7 +23,8 @@ pub fn routes() -> Router<AppState> {
         .route("/exam-attempt/{exam_id}/submit", post(submit))
 }
 
-async fn start(
+#[utoipa::path(post, path = "/api/exam-attempt/{examId}/start", tag = "attempts", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 201, description = "{success, message, attemptId, deadlineAt}; deadline = min(start + duration, end) + grace", body = serde_json::Value), (status = 400, description = "exam_not_available, exam_not_active or already_attempted", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+pub(crate) async fn start(
     State(state): State<AppState>,
     user: CurrentUser,
     meta: ClientMeta,
@@ -39,7 +41,8 @@ async fn start(
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
-async fn load(
+#[utoipa::path(get, path = "/api/exam-attempt/{examId}/attempt", tag = "attempts", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "{success, exam: {id, title, questions: [{examQuestionId, questionOrder, marks, negativeMarks, id, statement, questionType, domain, options: [{id, text}], studentAnswer}]}, attemptId, remainingSeconds, deadlineAt}; never any answer key", body = serde_json::Value), (status = 403, description = "no_active_attempt, attempt_not_active, or time_over (auto-submitted now)", body = ErrorBody), (status = 404, description = "No such published exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+pub(crate) async fn load(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(exam_id): Path<String>,
@@ -56,7 +59,8 @@ async fn load(
     Ok(axum::Json(body).into_response())
 }
 
-async fn save(
+#[utoipa::path(post, path = "/api/exam-attempt/{examId}/save", tag = "attempts", params(("examId" = String, Path, description = "The exam id (UUID)")), request_body(content = serde_json::Value, description = "questionId, selectedOptionIds? (options of that question; duplicates dropped; at most one for SINGLE_CORRECT; [] clears), numericalAnswer? (NUMERICAL only; rounded to 6 decimals)"), responses((status = 200, description = "Saved (last write wins)", body = serde_json::Value), (status = 400, description = "validation_failed or question_not_in_exam", body = ErrorBody), (status = 403, description = "Attempt submitted, or time over", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+pub(crate) async fn save(
     State(state): State<AppState>,
     user: CurrentUser,
     meta: ClientMeta,
@@ -68,7 +72,8 @@ async fn save(
     Ok(axum::Json(json!({ "success": true, "message": "Answer saved" })).into_response())
 }
 
-async fn submit(
+#[utoipa::path(post, path = "/api/exam-attempt/{examId}/submit", tag = "attempts", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "{success, message, attemptId, status: SUBMITTED}; scoring is queued", body = serde_json::Value), (status = 400, description = "no_active_attempt or already_submitted", body = ErrorBody), (status = 403, description = "Time over: auto-submitted at the hard end instead", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+pub(crate) async fn submit(
     State(state): State<AppState>,
     user: CurrentUser,
     meta: ClientMeta,

@@ -15,6 +15,7 @@ use serde_json::json;
 use crate::domain::exams::format_instant;
 use crate::domain::ids::{ExamId, QuestionId};
 use crate::domain::scoring::as_number;
+use crate::http::auth::ErrorBody;
 use crate::http::question::QuestionView;
 use crate::http::session::ClientMeta;
 use crate::http::{AdminUser, ApiError, ApiJson, CurrentUser};
@@ -157,7 +158,11 @@ fn student_exam(e: ExamRow) -> StudentExam {
     }
 }
 
-async fn upcoming(State(state): State<AppState>, _user: CurrentUser) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/exam/upcoming", tag = "exams", responses((status = 200, description = "{success, exams: [{id, title, description, startTime, endTime, durationMinutes}]}: published exams not yet started", body = serde_json::Value), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+pub(crate) async fn upcoming(
+    State(state): State<AppState>,
+    _user: CurrentUser,
+) -> Result<Response, ApiError> {
     let exams: Vec<StudentExam> = exams::upcoming(&state)
         .await?
         .into_iter()
@@ -166,7 +171,11 @@ async fn upcoming(State(state): State<AppState>, _user: CurrentUser) -> Result<R
     Ok(axum::Json(json!({ "success": true, "exams": exams })).into_response())
 }
 
-async fn live(State(state): State<AppState>, user: CurrentUser) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/exam/live", tag = "exams", responses((status = 200, description = "{success, exams: [... , hasAttempt, attemptStatus, attemptId]}: published exams open now, with the caller's own attempt", body = serde_json::Value), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+pub(crate) async fn live(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, ApiError> {
     let attempts = crate::service::attempts::my_attempts(&state, user.id).await?;
     let exams: Vec<StudentExam> = exams::live(&state)
         .await?
@@ -184,7 +193,8 @@ async fn live(State(state): State<AppState>, user: CurrentUser) -> Result<Respon
     Ok(axum::Json(json!({ "success": true, "exams": exams })).into_response())
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/exam/create", tag = "exams", request_body(content = serde_json::Value, description = "title, description?, durationMinutes (1 to the window), startTime and endTime (RFC 3339 with an offset), graceSeconds? (0-3600), shuffleOptions?"), responses((status = 201, description = "{success, message, exam} in DRAFT", body = serde_json::Value), (status = 400, description = "Validation failed", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ApiJson(input): ApiJson<ExamInput>,
@@ -194,7 +204,11 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
-async fn all(State(state): State<AppState>, _admin: AdminUser) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/exam/all", tag = "exams", responses((status = 200, description = "{success, exams: [exam with questions]}", body = serde_json::Value), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn all(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+) -> Result<Response, ApiError> {
     let exams: Vec<ExamView> = exams::list_admin(&state)
         .await?
         .into_iter()
@@ -203,7 +217,8 @@ async fn all(State(state): State<AppState>, _admin: AdminUser) -> Result<Respons
     Ok(axum::Json(json!({ "success": true, "exams": exams })).into_response())
 }
 
-async fn get_one(
+#[utoipa::path(get, path = "/api/exam/{examId}", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "{success, exam} with its questions (frozen snapshots once published)", body = serde_json::Value), (status = 404, description = "No such exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,
@@ -215,7 +230,8 @@ async fn get_one(
     )
 }
 
-async fn update(
+#[utoipa::path(put, path = "/api/exam/{examId}", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), request_body(content = serde_json::Value, description = "Any field of create; validated as a whole"), responses((status = 200, description = "Updated", body = serde_json::Value), (status = 400, description = "Validation failed, or not a DRAFT", body = ErrorBody), (status = 404, description = "No such exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn update(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,
@@ -226,7 +242,8 @@ async fn update(
     Ok(axum::Json(body).into_response())
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/api/exam/{examId}", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "Deleted", body = serde_json::Value), (status = 400, description = "Not a DRAFT", body = ErrorBody), (status = 404, description = "No such exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn delete(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,
@@ -237,14 +254,15 @@ async fn delete(
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct QuestionsBody {
+pub(crate) struct QuestionsBody {
     #[serde(default)]
     add_question_ids: Vec<AddQuestion>,
     #[serde(default)]
     remove_question_ids: Vec<QuestionId>,
 }
 
-async fn set_questions(
+#[utoipa::path(post, path = "/api/exam/{examId}/questions", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), request_body(content = serde_json::Value, description = "addQuestionIds: [{questionId, marks?}] (marks default to the question's), removeQuestionIds: [id]; removals first"), responses((status = 200, description = "Updated", body = serde_json::Value), (status = 400, description = "Neither list, unknown questions, bad marks, or not a DRAFT", body = ErrorBody), (status = 404, description = "No such exam", body = ErrorBody), (status = 409, description = "Question already in the exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn set_questions(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,
@@ -255,7 +273,8 @@ async fn set_questions(
     Ok(axum::Json(json!({ "success": true, "message": "Exam questions updated" })).into_response())
 }
 
-async fn publish(
+#[utoipa::path(post, path = "/api/exam/{examId}/publish", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "Published; every question frozen into a snapshot", body = serde_json::Value), (status = 400, description = "No questions, or not a DRAFT", body = ErrorBody), (status = 404, description = "No such exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn publish(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::domain::ids::{OptionId, QuestionId};
 use crate::domain::questions::{Difficulty, Question, QuestionInput, QuestionType};
 use crate::domain::scoring::as_number;
+use crate::http::auth::ErrorBody;
 use crate::http::exam::parse_id;
 use crate::http::{AdminUser, ApiError, ApiJson};
 use crate::service::questions::{self, MAX_PAGE_SIZE};
@@ -83,7 +84,8 @@ impl From<Question> for QuestionView {
     }
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/question/create", tag = "questions", request_body(content = serde_json::Value, description = "statement, questionType (SINGLE_CORRECT | MULTIPLE_CORRECT | NUMERICAL), domain, marks (default 1), negativeMarks (default 0), difficulty (EASY | MEDIUM | HARD), partialCredit (MULTIPLE_CORRECT only), options [{text, isCorrect}] (choice types: 2 to 10, exactly one correct for SINGLE_CORRECT), numericalAnswer and tolerance (NUMERICAL). Numbers take at most 6 decimals."), responses((status = 201, description = "Created: {success, message, data: question}", body = serde_json::Value), (status = 400, description = "Validation failed (details.errors lists every problem)", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ApiJson(input): ApiJson<QuestionInput>,
@@ -97,7 +99,7 @@ async fn create(
 /// Query parameters arrive as text so that a bad `page` is our 400, not a generic rejection.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct ListQuery {
+pub(crate) struct ListQuery {
     page: Option<String>,
     limit: Option<String>,
     domain: Option<String>,
@@ -118,7 +120,8 @@ fn positive(raw: Option<&str>, name: &str, default: i64, max: i64) -> Result<i64
     }
 }
 
-async fn list(
+#[utoipa::path(get, path = "/api/question", tag = "questions", params(("page" = Option<i64>, Query, description = "1-based page (default 1)"), ("limit" = Option<i64>, Query, description = "1 to 100 (default 20)"), ("domain" = Option<String>, Query), ("difficulty" = Option<String>, Query), ("questionType" = Option<String>, Query), ("search" = Option<String>, Query, description = "Substring of the statement")), responses((status = 200, description = "{success, data: [question], pagination: {page, limit, total, totalPages}}", body = serde_json::Value), (status = 400, description = "Bad page, limit or filter", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
     Query(q): Query<ListQuery>,
@@ -154,7 +157,8 @@ async fn list(
     Ok(axum::Json(body).into_response())
 }
 
-async fn get_one(
+#[utoipa::path(get, path = "/api/question/{id}", tag = "questions", params(("id" = String, Path, description = "The question id (UUID)")), responses((status = 200, description = "{success, data: question} with the answer key", body = serde_json::Value), (status = 404, description = "No such question", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn get_one(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(id): Path<String>,
@@ -163,7 +167,8 @@ async fn get_one(
     Ok(axum::Json(json!({ "success": true, "data": QuestionView::from(q) })).into_response())
 }
 
-async fn update(
+#[utoipa::path(put, path = "/api/question/{id}", tag = "questions", params(("id" = String, Path, description = "The question id (UUID)")), request_body(content = serde_json::Value, description = "Any field of create; options may carry their id to keep it. The result is validated as a whole."), responses((status = 200, description = "Updated; version bumped", body = serde_json::Value), (status = 400, description = "Validation failed", body = ErrorBody), (status = 404, description = "No such question", body = ErrorBody), (status = 409, description = "Used by a published exam (frozen), or changed concurrently", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn update(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(id): Path<String>,
@@ -175,7 +180,8 @@ async fn update(
     Ok(axum::Json(body).into_response())
 }
 
-async fn delete(
+#[utoipa::path(delete, path = "/api/question/{id}", tag = "questions", params(("id" = String, Path, description = "The question id (UUID)")), responses((status = 204, description = "Deleted"), (status = 404, description = "No such question", body = ErrorBody), (status = 409, description = "Used by an exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn delete(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(id): Path<String>,

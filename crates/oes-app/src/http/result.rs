@@ -8,6 +8,7 @@ use axum::routing::get;
 use serde::Serialize;
 use serde_json::json;
 
+use crate::http::auth::ErrorBody;
 use crate::http::exam::parse_id;
 use crate::http::{ApiError, CurrentUser};
 use crate::service::results::{self, Outcome};
@@ -21,7 +22,11 @@ pub fn routes() -> Router<AppState> {
         .route("/result/{exam_id}/analysis", get(analysis))
 }
 
-async fn mine(State(state): State<AppState>, user: CurrentUser) -> Result<Response, ApiError> {
+#[utoipa::path(get, path = "/api/result", tag = "results", responses((status = 200, description = "{success, data: [{attemptId, examId, examTitle, score (null until released), status, submittedAt, startedAt, durationMinutes, endTime, isResultAvailable}], count}", body = serde_json::Value), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+pub(crate) async fn mine(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, ApiError> {
     let data = results::mine(&state, user.id).await?;
     let count = data.len();
     Ok(axum::Json(json!({ "success": true, "data": data, "count": count })).into_response())
@@ -38,7 +43,8 @@ fn outcome<T: Serialize>(o: Outcome<T>) -> Response {
     }
 }
 
-async fn score(
+#[utoipa::path(get, path = "/api/result/{examId}/score", tag = "results", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "{attemptId, examId, examTitle, score, status, submittedAt}", body = serde_json::Value), (status = 202, description = "Scoring still pending", body = serde_json::Value), (status = 400, description = "Attempt still in progress", body = ErrorBody), (status = 403, description = "results_not_released: the exam has not ended", body = ErrorBody), (status = 404, description = "No attempt at this exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+pub(crate) async fn score(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(exam_id): Path<String>,
@@ -48,7 +54,8 @@ async fn score(
     ))
 }
 
-async fn analysis(
+#[utoipa::path(get, path = "/api/result/{examId}/analysis", tag = "results", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "Score, totals, percentage and per question the options with isCorrect, the student's answer with marksObtained, and the correct answer", body = serde_json::Value), (status = 202, description = "Scoring still pending", body = serde_json::Value), (status = 403, description = "results_not_released", body = ErrorBody), (status = 404, description = "No attempt at this exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+pub(crate) async fn analysis(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(exam_id): Path<String>,
