@@ -346,3 +346,62 @@ async fn auto_submit_never_overwrites_a_submit_and_never_fires_early() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn shuffled_options_keep_one_order_per_attempt_and_grace_extends_the_hard_end() {
+    on_each_backend(&[], |app: App| async move {
+        let options: Vec<Value> = (0..6)
+            .map(|i| json!({ "text": format!("option {i}"), "isCorrect": i == 0 }))
+            .collect();
+        let q = app
+            .question(json!({ "statement": "Pick", "questionType": "SINGLE_CORRECT", "domain": "d", "options": options }))
+            .await;
+        let created = app
+            .post(
+                "/api/exam/create",
+                json!({
+                    "title": "Shuffled", "durationMinutes": 10,
+                    "startTime": exams_support::rfc3339(-300), "endTime": exams_support::rfc3339(300),
+                    "shuffleOptions": true, "graceSeconds": 30
+                }),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        let exam = created.body["exam"]["id"].as_str().expect("id").to_owned();
+        app.add(&exam, &[&q]).await;
+        app.publish(&exam).await;
+
+        let mut orders = Vec::new();
+        for i in 0..6 {
+            let (_, student) = app.student(&format!("S{i}")).await;
+            let s = app.post(&format!("/api/exam-attempt/{exam}/start"), json!({}), &student).await;
+            assert_eq!(s.status, 201, "{s:?}");
+            let order = |a: &exams_support::Answer| -> Vec<String> {
+                a.body["exam"]["questions"][0]["options"]
+                    .as_array()
+                    .expect("options")
+                    .iter()
+                    .map(|o| o["text"].as_str().expect("text").to_owned())
+                    .collect()
+            };
+            let first = order(&app.get(&format!("/api/exam-attempt/{exam}/attempt"), &student).await);
+            let again = order(&app.get(&format!("/api/exam-attempt/{exam}/attempt"), &student).await);
+            assert_eq!(first, again, "one attempt sees one order");
+            let mut sorted = first.clone();
+            sorted.sort();
+            assert_eq!(sorted.len(), 6);
+            orders.push(first);
+
+            // The hard end is the window's end (earlier than start + 10 min) plus 30 s of grace.
+            let attempt = s.body["attemptId"].as_str().expect("attempt");
+            let deadline = app.scalar_i64("SELECT deadline_at FROM exam_attempts WHERE id = $1", attempt).await;
+            let end = app.scalar_i64("SELECT end_time FROM exams WHERE id = $1", &exam).await;
+            assert_eq!(deadline, end + 30_000);
+        }
+        orders.dedup();
+        assert!(orders.len() > 1, "different attempts see different orders");
+        app
+    })
+    .await;
+}
