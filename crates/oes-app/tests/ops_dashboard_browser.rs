@@ -117,6 +117,10 @@ async fn an_admin_sees_a_failed_job_in_the_dashboard_and_retries_it_to_completio
         "{report:#}"
     );
     assert_eq!(report["afterRetry"]["failedCount"], 0, "{report:#}");
+    assert_eq!(
+        report["afterRetry"]["notice"],
+        "Job dashboard-job-1 queued again"
+    );
     assert!(report["afterRetry"]["completedCount"].as_u64() >= Some(1));
     assert_eq!(report["refreshesItself"], true);
     assert_eq!(report["loggedOut"], true);

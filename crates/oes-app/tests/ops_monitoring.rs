@@ -300,3 +300,53 @@ async fn cache_statistics_count_hits_per_tier_and_redis_facts_say_embedded_witho
     assert_eq!(facts["warnings"], serde_json::json!([]));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_unreachable_queue_redis_answers_503_for_queues_and_says_so_in_redis_facts() {
+    // Nothing listens on this port: the app starts degraded.
+    let dead = format!("redis://127.0.0.1:{}", ops_support::free_port());
+    let prefix = ops_support::unique("down");
+    let app = App::start(
+        Backend::Sqlite,
+        &[
+            ("REDIS_URL", &dead),
+            ("QUEUE_PREFIX", &prefix),
+            ("METRICS_TOKEN", "metrics-token-for-tests-0123456789"),
+        ],
+    )
+    .await;
+    let token = app.login(ADMIN_EMAIL).await;
+    for path in [
+        "/api/admin/queues",
+        "/api/admin/queues/email/failed",
+        "/api/admin/queues/email/jobs/some-job",
+    ] {
+        let (status, body) = app.get(path, &token).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert_eq!(body["code"], "queue_unavailable", "{path}: {body}");
+    }
+    let (status, facts) = app.get("/api/admin/redis", &token).await;
+    assert_eq!(status, 200, "{facts}");
+    assert_eq!(facts["queues"]["reachable"], false, "{facts}");
+    assert!(
+        facts["warnings"].to_string().contains("unreachable"),
+        "{facts}"
+    );
+    assert!(!facts.to_string().contains(&dead), "no URLs in answers");
+    let (status, cache) = app.get("/api/admin/cache", &token).await;
+    assert_eq!(status, 200, "{cache}");
+    assert_eq!(cache["redisConnected"], false, "{cache}");
+
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth("metrics-token-for-tests-0123456789")
+        .send()
+        .await
+        .expect("metrics answers")
+        .text()
+        .await
+        .expect("body");
+    assert!(metrics.lines().any(|l| l == "oes_queue_up 0"), "{metrics}");
+    app.stop().await;
+}

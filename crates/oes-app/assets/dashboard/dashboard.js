@@ -46,6 +46,7 @@ function showLogin(message) {
   $('login').hidden = false;
   $('login-error').textContent = message || '';
   $('status').textContent = '';
+  $('notice').textContent = '';
 }
 
 function showDashboard() {
@@ -114,10 +115,10 @@ function retryButton(label, path, queue, id) {
     button.disabled = true;
     try {
       await api('POST', path);
-      $('status').textContent = id ? `Job ${id} queued again` : `Failed jobs of ${queue} queued again`;
+      $('notice').textContent = id ? `Job ${id} queued again` : `Failed jobs of ${queue} queued again`;
     } catch (e) {
       if (e instanceof SignedOut) return showLogin('Your session ended; sign in again');
-      $('status').textContent = 'Retry failed: ' + e.message;
+      $('notice').textContent = 'Retry failed: ' + e.message;
     }
     refresh();
   });
@@ -186,29 +187,35 @@ function drawRedis(r) {
   $('warnings').replaceChildren(...r.warnings.map((w) => el('p', { class: 'warning' }, w)));
 }
 
+async function refreshQueues() {
+  const overview = await api('GET', '/admin/queues');
+  const pages = await Promise.all(overview.queues.map(async (q) => ({
+    queue: q.name,
+    page: await api('GET', `/admin/queues/${encodeURIComponent(q.name)}/failed?page=1&limit=20`),
+  })));
+  drawQueues(overview);
+  drawFailed(pages);
+}
+
+// Each panel refreshes on its own, so an unreachable queue backend still leaves the cache and
+// Redis panels (which explain why) up to date.
 async function refresh() {
   if (timer) clearTimeout(timer);
   timer = null;
   if (!token()) return showLogin('');
-  try {
-    const overview = await api('GET', '/admin/queues');
-    const pages = await Promise.all(overview.queues.map(async (q) => ({
-      queue: q.name,
-      page: await api('GET', `/admin/queues/${encodeURIComponent(q.name)}/failed?page=1&limit=20`),
-    })));
-    const [cache, redis] = await Promise.all([api('GET', '/admin/cache'), api('GET', '/admin/redis')]);
-    drawQueues(overview);
-    drawFailed(pages);
-    drawCache(cache);
-    drawRedis(redis);
-    document.body.dataset.refreshedAt = String(Date.now());
-    if (!$('status').textContent.startsWith('Job') && !$('status').textContent.startsWith('Failed')) {
-      $('status').textContent = 'Updated ' + new Date().toLocaleTimeString();
-    }
-  } catch (e) {
-    if (e instanceof SignedOut) return showLogin('Your session ended; sign in again');
-    $('status').textContent = 'Refresh failed: ' + e.message;
+  const outcomes = await Promise.allSettled([
+    refreshQueues(),
+    api('GET', '/admin/cache').then(drawCache),
+    api('GET', '/admin/redis').then(drawRedis),
+  ]);
+  const failures = outcomes.filter((o) => o.status === 'rejected').map((o) => o.reason);
+  if (failures.some((e) => e instanceof SignedOut)) {
+    return showLogin('Your session ended; sign in again');
   }
+  document.body.dataset.refreshedAt = String(Date.now());
+  $('status').textContent = failures.length > 0
+    ? 'Refresh failed: ' + failures.map((e) => e.message).join('; ')
+    : 'Updated ' + new Date().toLocaleTimeString();
   timer = setTimeout(refresh, POLL_MS);
 }
 

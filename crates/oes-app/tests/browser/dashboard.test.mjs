@@ -90,7 +90,7 @@ try {
   result.afterRetry = {
     completedCount: Number(await emailRow.locator('td[data-state="completed"]').textContent()),
     failedCount: Number(await emailRow.locator('td[data-state="failed"]').textContent()),
-    status: (await page.textContent('#status')).trim(),
+    notice: (await page.textContent('#notice')).trim(),
   };
 
   // The page keeps refreshing by itself.
