@@ -65,6 +65,9 @@ impl From<Arc<ExamError>> for ExamError {
     }
 }
 
+/// A published paper, loaded at most once per process.
+type PaperCell = OnceCell<Arc<Vec<PaperQuestion>>>;
+
 /// Counters of the exam area and the process's memo of published papers, reachable from
 /// `AppState::exam_stats`.
 #[derive(Debug, Default)]
@@ -75,7 +78,7 @@ pub struct ExamStats {
     /// guards the start storm against the cache skipping its in-process fill when any other key
     /// is invalidated during the load (as every start does for the student's own list): all
     /// callers for one exam wait on one cell, so the cache is asked once per process.
-    papers: std::sync::Mutex<HashMap<ExamId, Arc<OnceCell<Arc<Vec<PaperQuestion>>>>>>,
+    papers: std::sync::Mutex<HashMap<ExamId, Arc<PaperCell>>>,
 }
 
 impl ExamStats {
