@@ -292,6 +292,7 @@ async fn cache_statistics_count_hits_per_tier_and_redis_facts_say_embedded_witho
         .as_f64()
         .expect("a hit rate once reads happened");
     assert!(rate > 0.0 && rate <= 1.0, "{cache}");
+    assert_eq!(cache["l2HitRate"], Value::Null, "no Redis tier: {cache}");
 
     let (status, facts) = app.get("/api/admin/redis", &token).await;
     assert_eq!(status, 200, "{facts}");

@@ -343,16 +343,14 @@ pub struct CacheReport {
 pub fn cache(state: &AppState) -> CacheReport {
     let s = state.cache.stats();
     let reads = s.l1_hits + s.l2_hits + s.misses;
+    let has_l2 = state.config.redis.cache_url.is_some();
     CacheReport {
-        tiers: if state.config.redis.cache_url.is_some() {
-            "memory + redis"
-        } else {
-            "memory"
-        },
+        tiers: if has_l2 { "memory + redis" } else { "memory" },
         redis_connected: state.cache.is_redis_connected(),
         namespace: state.config.redis.cache_namespace.clone(),
         l1_hit_rate: rate(s.l1_hits, reads),
-        l2_hit_rate: rate(s.l2_hits, reads - s.l1_hits),
+        // Without a Redis tier there is no L2 rate to speak of, not a rate of zero.
+        l2_hit_rate: rate(s.l2_hits, reads - s.l1_hits).filter(|_| has_l2),
         hit_rate: rate(s.l1_hits + s.l2_hits, reads),
         l1_hits: s.l1_hits,
         l2_hits: s.l2_hits,
