@@ -225,8 +225,9 @@ async fn a_save_racing_a_submit_never_lands_after_it() {
 async fn an_attempt_is_auto_submitted_at_the_hard_end_with_the_hard_end_as_submit_time() {
     on_each_backend(&[], |app: App| async move {
         let q = app.single("1", "0").await;
-        // The window closes in 3 s; the one-minute duration is capped by it.
-        let exam = app.live_exam(&[&q], 3, 1).await;
+        // The window closes in 6 s (room for the set-up under a loaded machine); the one-minute
+        // duration is capped by it.
+        let exam = app.live_exam(&[&q], 6, 1).await;
         let (_, student) = app.student("Asha").await;
         let (_, idle) = app.student("Idle").await;
         let s = app.post(&format!("/api/exam-attempt/{exam}/start"), json!({}), &student).await;

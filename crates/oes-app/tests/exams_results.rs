@@ -67,7 +67,7 @@ async fn scores_follow_the_policy_and_results_open_when_the_exam_ends() {
                 .await,
         };
         let Paper { s, m, n, p } = &paper;
-        let exam = app.live_exam(&[s, m, n, p], 6, 1).await;
+        let exam = app.live_exam(&[s, m, n, p], 600, 10).await;
         let (_, a) = app.student("Asha").await;
         let (_, b) = app.student("Bala").await;
         let (_, c) = app.student("Chen").await;
@@ -97,6 +97,21 @@ async fn scores_follow_the_policy_and_results_open_when_the_exam_ends() {
         assert!(!early.body.to_string().contains("isCorrect"));
         let stranger = app.get(&format!("/api/result/{exam}/score"), &nobody).await;
         assert_eq!(stranger.status, 404);
+
+        // The exam ends: its end moves into the past (the clock cannot be moved), and the cached
+        // exam row is dropped as an admin write would.
+        sqlx::query("UPDATE exams SET end_time = $2 WHERE id = $1")
+            .bind(&exam)
+            .bind(oes_app::db::now_ms() - 1000)
+            .execute(app.server.state().db.pool())
+            .await
+            .expect("end the exam");
+        app.server
+            .state()
+            .cache
+            .delete_many(&[oes_cache::keys::exam(&exam), oes_cache::keys::exams_all()])
+            .await
+            .expect("cache entries dropped");
 
         let expected = [(&a, 11.0), (&d, 11.0), (&c, 6.5), (&b, 0.0)];
         for (token, score) in expected {
