@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use oes_app::db::Backend;
@@ -13,7 +11,7 @@ use oes_app::service::email::{Delivery, EmailMessage, QueuedEmail, SendOptions};
 use oes_app::store::outbox::{self, OutboxStatus};
 use oes_app::{AppState, RunningServer};
 use oes_mail::sink::{Refusal, SmtpSink};
-use support::TestDb;
+use support::{OwnRedis, TestDb};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -271,67 +269,6 @@ async fn unsent_rows_are_resumed_after_a_restart_in_embedded_mode() {
             .status,
         OutboxStatus::Sent
     );
-}
-
-/// A Redis of this test's own, on a free port, that it can stop and restart.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    fn start() -> OwnRedis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut redis = OwnRedis { port, child: None };
-        redis.restart();
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server starts (is it installed? run scripts/test)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "own redis-server did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 #[tokio::test]

@@ -176,3 +176,38 @@ async fn a_failed_start_up_releases_the_database_and_names_the_cause() {
         .expect("the second server cannot bind");
     assert!(err.to_string().contains("cannot listen"), "{err}");
 }
+
+#[tokio::test]
+async fn shutdown_stays_bounded_when_redis_died_while_serving() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut redis = support::OwnRedis::start();
+    let url = redis.url();
+    let server = start(
+        &db,
+        &[
+            ("REDIS_URL", &url),
+            ("QUEUE_PREFIX", "oes-test"),
+            ("SHUTDOWN_TIMEOUT_SECS", "2"),
+            ("WORKER_SHUTDOWN_TIMEOUT_SECS", "3"),
+        ],
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.state().jobs.backend().await.is_none() {
+        assert!(std::time::Instant::now() < deadline, "jobs never connected");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    redis.stop();
+    let started = std::time::Instant::now();
+    let stopped = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        server.run_until(async {}),
+    )
+    .await;
+    eprintln!("shutdown with a dead Redis took {:?}", started.elapsed());
+    // Bounded by the two grace periods (2 s HTTP, 3 s for all workers at once) plus closing.
+    assert!(
+        stopped.is_ok(),
+        "shutdown did not finish within 30 s of a Redis death"
+    );
+}

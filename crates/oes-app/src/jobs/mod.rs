@@ -192,12 +192,14 @@ impl JobRuntime {
             task.abort();
         }
         let workers: Vec<WorkerHandle> = self.inner.workers.lock().await.drain(..).collect();
-        for worker in workers {
+        // All at once: the bound is one `timeout` for the process, not one per queue.
+        futures::future::join_all(workers.into_iter().map(|worker| async move {
             let queue = worker.queue().to_owned();
             match worker.shutdown(timeout).await {
                 Ok(()) => tracing::info!(queue, "worker stopped"),
                 Err(e) => tracing::warn!(queue, "worker stopped uncleanly: {e}"),
             }
-        }
+        }))
+        .await;
     }
 }
