@@ -1,0 +1,568 @@
+//! Accounts: sign-up, sessions, verification, password reset and change, profile, email change.
+//!
+//! Secrets are handled in three forms:
+//! - passwords: argon2id (cost from [`AccountsConfig`]), hashed and verified on the blocking pool;
+//! - session tokens, verification links, reset codes, email-change links: drawn from the OS
+//!   CSPRNG, given to the user once, and stored only as HMAC-SHA256(APP_SECRET, token);
+//! - reset codes are short, so they also carry a counter of wrong tries and are compared in
+//!   constant time.
+//!
+//! Answers never tell whether an email is registered: signup, resend and forgot answer the same
+//! whatever the address, and login has one generic failure.
+
+mod passwords;
+mod profile;
+mod registration;
+
+pub use passwords::*;
+pub use profile::*;
+pub use registration::*;
+
+use std::time::Duration;
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use url::Url;
+
+use subtle::ConstantTimeEq;
+
+use crate::config::{AppEnv, ConfigError};
+use crate::db::{Db, now_ms};
+use crate::domain::accounts::{
+    Course, Department, Email, Invalid, InvalidChoice, Profile, ProfileEnum, Role, Semester, Year,
+    check_enrollment_number, check_full_name, check_new_password,
+};
+use crate::domain::ids::{SessionId, UserId};
+use crate::service::email::{EmailError, EmailMessage, QueuedEmail, SendOptions};
+use crate::service::rate_limit::Limited;
+use crate::state::AppState;
+use crate::store::tokens::{self, Purpose};
+use crate::store::{profiles, sessions, users};
+
+/// The accounts area's settings, read with the rest of [`crate::Config`].
+#[derive(Debug, Clone)]
+pub struct AccountsConfig {
+    pub hash: HashCost,
+    pub session_ttl: Duration,
+    /// Origins allowed to make cookie-authenticated writes: APP_BASE_URL's plus ALLOWED_ORIGINS.
+    pub allowed_origins: Vec<String>,
+    /// Read the client address from X-Forwarded-For (only behind a proxy that sets it).
+    pub trust_proxy_headers: bool,
+    /// `Secure` on the session cookie (production).
+    pub secure_cookie: bool,
+    pub rate_limit_window: Duration,
+    /// Requests per client address, per action, per window.
+    pub rate_limit_per_ip: u64,
+    /// Requests (failed logins, for login) per account, per action, per window.
+    pub rate_limit_per_account: u64,
+    pub verify_link_ttl: Duration,
+    pub reset_code_ttl: Duration,
+    pub email_change_ttl: Duration,
+}
+
+/// Argon2id cost. The default is OWASP's minimum for argon2id (19 MiB, 2 passes); tests lower it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+}
+
+impl Default for HashCost {
+    fn default() -> Self {
+        HashCost {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+        }
+    }
+}
+
+/// Wrong tries a reset code survives; the next wrong try voids it.
+pub const RESET_CODE_MAX_TRIES: i64 = 5;
+
+impl AccountsConfig {
+    /// Reads PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS, SESSION_TTL_HOURS,
+    /// ALLOWED_ORIGINS (comma-separated origins), TRUST_PROXY_HEADERS, RATE_LIMIT_WINDOW_SECS,
+    /// RATE_LIMIT_PER_IP and RATE_LIMIT_PER_ACCOUNT.
+    pub fn from_lookup(
+        get: &dyn Fn(&str) -> Option<String>,
+        app_base_url: &Url,
+        env: AppEnv,
+    ) -> Result<Self, ConfigError> {
+        fn num<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
+            get: &dyn Fn(&str) -> Option<String>,
+            var: &'static str,
+            default: T,
+            min: T,
+        ) -> Result<T, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(raw) => match raw.parse::<T>() {
+                    Ok(v) if v >= min => Ok(v),
+                    _ => Err(ConfigError {
+                        var,
+                        problem: format!("expected a number of at least {min}, got `{raw}`"),
+                    }),
+                },
+            }
+        }
+        let memory_kib = num(
+            get,
+            "PASSWORD_HASH_MEMORY_KIB",
+            HashCost::default().memory_kib,
+            8,
+        )?;
+        let iterations = num(
+            get,
+            "PASSWORD_HASH_ITERATIONS",
+            HashCost::default().iterations,
+            1,
+        )?;
+        let session_hours: u64 = num(get, "SESSION_TTL_HOURS", 7 * 24, 1)?;
+        let trust_proxy_headers = match get("TRUST_PROXY_HEADERS")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("false" | "0" | "no" | "off") => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "TRUST_PROXY_HEADERS",
+                    problem: format!("expected true or false, got `{other}`"),
+                });
+            }
+        };
+        let mut allowed_origins = vec![app_base_url.origin().ascii_serialization()];
+        for raw in get("ALLOWED_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let origin = Url::parse(raw)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .map(|u| u.origin().ascii_serialization())
+                .ok_or_else(|| ConfigError {
+                    var: "ALLOWED_ORIGINS",
+                    problem: format!(
+                        "`{raw}` is not an http(s) origin like https://app.example.org"
+                    ),
+                })?;
+            allowed_origins.push(origin);
+        }
+        Ok(AccountsConfig {
+            hash: HashCost {
+                memory_kib,
+                iterations,
+            },
+            session_ttl: Duration::from_secs(session_hours * 3600),
+            allowed_origins,
+            trust_proxy_headers,
+            secure_cookie: env == AppEnv::Production,
+            rate_limit_window: Duration::from_secs(num(get, "RATE_LIMIT_WINDOW_SECS", 900, 1)?),
+            rate_limit_per_ip: num(get, "RATE_LIMIT_PER_IP", 30, 1)?,
+            rate_limit_per_account: num(get, "RATE_LIMIT_PER_ACCOUNT", 5, 1)?,
+            verify_link_ttl: Duration::from_secs(
+                u64::from(crate::service::email::VERIFY_LINK_HOURS) * 3600,
+            ),
+            reset_code_ttl: Duration::from_secs(
+                u64::from(crate::service::email::RESET_CODE_MINUTES) * 60,
+            ),
+            email_change_ttl: Duration::from_secs(
+                u64::from(crate::service::email::VERIFY_LINK_HOURS) * 3600,
+            ),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{}", .0.message)]
+    Invalid(Invalid),
+    #[error("{} must be one of {:?}", .0.field, .0.allowed)]
+    InvalidChoice(InvalidChoice),
+    /// The one answer to a failed login, whatever failed.
+    #[error("invalid email or password")]
+    BadCredentials,
+    #[error("the current password is incorrect")]
+    WrongPassword,
+    #[error("the new password must differ from the current one")]
+    SamePassword,
+    #[error("this link or code is invalid, expired or already used")]
+    BadToken,
+    #[error("email is not verified")]
+    NotVerified,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("this email address is already in use")]
+    EmailTaken,
+    #[error("this enrollment number is already in use")]
+    EnrollmentTaken,
+    #[error("too many requests")]
+    RateLimited(Limited),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("email: {0}")]
+    Email(#[from] EmailError),
+    #[error("password hashing: {0}")]
+    Hash(String),
+    /// A failure shared out of the cache's single-flight load.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<Invalid> for AccountError {
+    fn from(e: Invalid) -> Self {
+        AccountError::Invalid(e)
+    }
+}
+
+impl From<InvalidChoice> for AccountError {
+    fn from(e: InvalidChoice) -> Self {
+        AccountError::InvalidChoice(e)
+    }
+}
+
+impl From<Limited> for AccountError {
+    fn from(e: Limited) -> Self {
+        AccountError::RateLimited(e)
+    }
+}
+
+fn argon2(cost: HashCost) -> Result<Argon2<'static>, AccountError> {
+    let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
+        .map_err(|e| AccountError::Hash(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes a password on the blocking pool: argon2 is deliberately slow and would stall the
+/// async workers.
+pub async fn hash_password(password: &str, cost: HashCost) -> Result<String, AccountError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let hasher = argon2(cost)?;
+        hasher
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| AccountError::Hash(e.to_string()))
+    })
+    .await
+    .map_err(|e| AccountError::Hash(e.to_string()))?
+}
+
+/// Verifies a password against a stored PHC string (whose own parameters are used). An
+/// unreadable hash counts as a mismatch.
+pub async fn verify_password(password: &str, hash: &str) -> Result<bool, AccountError> {
+    let password = password.to_owned();
+    let hash = hash.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let hasher = argon2(HashCost::default())?;
+        Ok(PasswordVerifier::<str>::verify_password(&hasher, password.as_bytes(), &hash).is_ok())
+    })
+    .await
+    .map_err(|e| AccountError::Hash(e.to_string()))?
+}
+
+/// A fresh secret token: 32 bytes of OS randomness, hex-encoded (URL- and cookie-safe).
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    to_hex(&bytes)
+}
+
+/// The stored form of a token: HMAC-SHA256 keyed with APP_SECRET, hex. Keyed so that the
+/// table alone (a backup, a leak) does not let anyone test guesses offline.
+pub fn token_hash(secret: &str, token: &str) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(mac) => mac,
+        // HMAC takes keys of any length; this arm cannot be reached.
+        Err(_) => return String::new(),
+    };
+    mac.update(token.as_bytes());
+    to_hex(&mac.finalize().into_bytes())
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Creates an account directly (the `oes admin create` command, seeds and tests): the only way
+/// to make an admin. Hashes with the default (production) cost.
+pub async fn create_user(
+    db: &Db,
+    email: &str,
+    full_name: &str,
+    password: &str,
+    role: Role,
+    verified: bool,
+) -> Result<UserId, AccountError> {
+    let email = Email::parse(email)?;
+    let full_name = check_full_name(full_name)?;
+    check_new_password(password, "password")?;
+    let hash = hash_password(password, HashCost::default()).await?;
+    let id = UserId::new();
+    let mut conn = db.pool().acquire().await?;
+    if !users::insert(
+        &mut conn,
+        id,
+        email.as_str(),
+        &full_name,
+        &hash,
+        role,
+        verified,
+    )
+    .await?
+    {
+        return Err(AccountError::EmailTaken);
+    }
+    Ok(id)
+}
+
+/// The user behind a session token, if the session is live.
+pub async fn authenticate(
+    db: &Db,
+    secret: &str,
+    token: &str,
+) -> Result<Option<sessions::SessionUser>, AccountError> {
+    if token.is_empty() || token.len() > 256 {
+        return Ok(None);
+    }
+    Ok(sessions::find_live(db, &token_hash(secret, token)).await?)
+}
+
+/// Starts a session for a user; returns the token to hand to the client.
+pub async fn start_session(
+    conn: &mut sqlx::AnyConnection,
+    secret: &str,
+    ttl: Duration,
+    user_id: UserId,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<(SessionId, String), AccountError> {
+    let token = new_token();
+    let hash = token_hash(secret, &token);
+    let id = SessionId::new();
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2);
+    sessions::insert(
+        conn,
+        &sessions::NewSession {
+            id,
+            user_id,
+            token_hash: &hash,
+            expires_at: now_ms().saturating_add(ttl_ms),
+            ip,
+            user_agent,
+        },
+    )
+    .await?;
+    Ok((id, token))
+}
+
+/// Who is asking: for rate limits and the "password changed" notice.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    fn ip_key(&self) -> String {
+        self.ip
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "unknown".to_owned())
+    }
+}
+
+/// The rate-limited actions; each has its own counters.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Login,
+    Signup,
+    Resend,
+    Forgot,
+    Reset,
+    ChangeEmail,
+    ChangePassword,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Login => "login",
+            Action::Signup => "signup",
+            Action::Resend => "resend",
+            Action::Forgot => "forgot",
+            Action::Reset => "reset",
+            Action::ChangeEmail => "change-email",
+            Action::ChangePassword => "change-password",
+        }
+    }
+}
+
+/// Counts a request against the client address and, when given, the account.
+async fn limit(
+    state: &AppState,
+    action: Action,
+    client: &Client,
+    account: Option<&str>,
+) -> Result<(), AccountError> {
+    let cfg = &state.config.accounts;
+    let window = cfg.rate_limit_window;
+    state
+        .rate_limiter
+        .hit(
+            &format!("{}:ip:{}", action.name(), client.ip_key()),
+            cfg.rate_limit_per_ip,
+            window,
+        )
+        .await?;
+    if let Some(account) = account {
+        state
+            .rate_limiter
+            .hit(
+                &format!("{}:acct:{account}", action.name()),
+                cfg.rate_limit_per_account,
+                window,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+fn secret(state: &AppState) -> &str {
+    state.config.secret.expose()
+}
+
+fn link(state: &AppState, page: &str, token: &str) -> String {
+    let mut url = state.config.app_base_url.clone();
+    url.set_path(page);
+    url.set_query(Some(&format!("token={token}")));
+    url.to_string()
+}
+
+fn expires_in(ttl: Duration) -> i64 {
+    now_ms().saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2))
+}
+
+/// A reset code's stored form: keyed with the user id too, so two users' equal codes do not
+/// collide in the unique index.
+fn reset_code_hash(secret: &str, user_id: UserId, code: &str) -> String {
+    token_hash(secret, &format!("reset:{user_id}:{code}"))
+}
+
+/// A six-digit code from the OS CSPRNG.
+fn new_reset_code() -> String {
+    use rand::Rng;
+    format!("{:06}", rand::rng().random_range(0..1_000_000u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<AccountsConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let base = Url::parse("https://exams.example.org/app/").expect("url");
+        AccountsConfig::from_lookup(&|k| map.get(k).cloned(), &base, AppEnv::Development)
+    }
+
+    #[test]
+    fn allowed_origins_are_exact_origins_and_include_the_base_url() {
+        let c = config(&[(
+            "ALLOWED_ORIGINS",
+            "https://admin.example.org/, http://localhost:5173/path",
+        )])
+        .expect("valid");
+        assert_eq!(
+            c.allowed_origins,
+            [
+                "https://exams.example.org",
+                "https://admin.example.org",
+                "http://localhost:5173"
+            ]
+        );
+        let e = config(&[("ALLOWED_ORIGINS", "example.org")]).expect_err("not an origin");
+        assert_eq!(e.var, "ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn cost_and_limits_are_configurable_and_checked() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.hash, HashCost::default());
+        assert!(!c.trust_proxy_headers);
+        assert!(!c.secure_cookie);
+        let c = config(&[
+            ("PASSWORD_HASH_MEMORY_KIB", "64"),
+            ("RATE_LIMIT_PER_IP", "2"),
+        ])
+        .expect("valid");
+        assert_eq!(c.hash.memory_kib, 64);
+        assert_eq!(c.rate_limit_per_ip, 2);
+        for (var, value) in [
+            ("PASSWORD_HASH_MEMORY_KIB", "4"),
+            ("RATE_LIMIT_PER_ACCOUNT", "0"),
+            ("TRUST_PROXY_HEADERS", "maybe"),
+        ] {
+            assert_eq!(config(&[(var, value)]).expect_err(var).var, var);
+        }
+    }
+
+    #[test]
+    fn token_hashes_depend_on_the_secret_and_tokens_are_fresh() {
+        let token = new_token();
+        assert_eq!(token.len(), 64);
+        assert_ne!(token, new_token());
+        assert_eq!(token_hash("a", &token), token_hash("a", &token));
+        assert_ne!(token_hash("a", &token), token_hash("b", &token));
+        assert_ne!(token_hash("a", &token), token);
+    }
+
+    #[test]
+    fn reset_codes_are_six_digits_and_keyed_per_user() {
+        let code = new_reset_code();
+        assert_eq!(code.len(), 6);
+        assert!(code.chars().all(|c| c.is_ascii_digit()));
+        let (a, b) = (UserId::new(), UserId::new());
+        assert_ne!(
+            reset_code_hash("s", a, "123456"),
+            reset_code_hash("s", b, "123456")
+        );
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_only_against_their_own_hash() {
+        let cost = HashCost {
+            memory_kib: 64,
+            iterations: 1,
+        };
+        let hash = hash_password("letters4ever", cost).await.expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(
+            verify_password("letters4ever", &hash)
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_password("letters5ever", &hash)
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !verify_password("letters4ever", "garbage")
+                .await
+                .expect("verify")
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! Sign-up, email verification, login and logout.
+
+use super::*;
+
+/// Writes a fresh verification link for a user (voiding older ones) to the outbox.
+async fn queue_verification(
+    state: &AppState,
+    conn: &mut sqlx::AnyConnection,
+    user_id: UserId,
+    email: &str,
+    name: &str,
+) -> Result<QueuedEmail, AccountError> {
+    tokens::void_all(conn, user_id, Purpose::VerifyEmail).await?;
+    let token = new_token();
+    tokens::insert(
+        conn,
+        user_id,
+        Purpose::VerifyEmail,
+        &token_hash(secret(state), &token),
+        None,
+        expires_in(state.config.accounts.verify_link_ttl),
+    )
+    .await?;
+    let message = EmailMessage::VerifyEmail {
+        name: name.to_owned(),
+        link: link(state, "/verify-email", &token),
+    };
+    Ok(state
+        .emails
+        .send_queued(conn, email, &message, &SendOptions::default())
+        .await?)
+}
+
+pub struct SignupInput<'a> {
+    pub full_name: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// Registers a user and emails a verification link. An email already registered gets the same
+/// answer; its owner is sent a new link if still unverified, nothing otherwise.
+pub async fn signup(
+    state: &AppState,
+    client: &Client,
+    input: SignupInput<'_>,
+) -> Result<(), AccountError> {
+    let full_name = check_full_name(input.full_name)?;
+    let email = Email::parse(input.email)?;
+    check_new_password(input.password, "password")?;
+    limit(state, Action::Signup, client, Some(email.as_str())).await?;
+    // Hashed whether or not the email is free, so timing does not tell either.
+    let hash = hash_password(input.password, state.config.accounts.hash).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let id = UserId::new();
+    let queued = if users::insert(
+        &mut tx,
+        id,
+        email.as_str(),
+        &full_name,
+        &hash,
+        Role::User,
+        false,
+    )
+    .await?
+    {
+        Some(queue_verification(state, &mut tx, id, email.as_str(), &full_name).await?)
+    } else {
+        match users::find_by_email(&mut tx, email.as_str()).await? {
+            Some(existing) if !existing.email_verified => Some(
+                queue_verification(
+                    state,
+                    &mut tx,
+                    existing.id,
+                    &existing.email,
+                    &existing.full_name,
+                )
+                .await?,
+            ),
+            _ => None,
+        }
+    };
+    tx.commit().await?;
+    state.emails.dispatch(queued).await;
+    Ok(())
+}
+
+/// A successful login: the session token (for the cookie, and for Bearer clients) and the user.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub token: String,
+    pub user: users::UserRow,
+}
+
+pub async fn login(
+    state: &AppState,
+    client: &Client,
+    email: &str,
+    password: &str,
+) -> Result<LoggedIn, AccountError> {
+    let cfg = &state.config.accounts;
+    let email = Email::parse(email).map_err(|_| AccountError::BadCredentials)?;
+    let failures_key = format!("login-fail:{email}");
+    limit(state, Action::Login, client, None).await?;
+    // Brute-force lockout: too many failures on this account refuse even the right password
+    // until the window ends.
+    state
+        .rate_limiter
+        .check(&failures_key, cfg.rate_limit_per_account)
+        .await?;
+    let mut conn = state.db.pool().acquire().await?;
+    let user = users::find_by_email(&mut conn, email.as_str()).await?;
+    drop(conn);
+    let ok = match &user {
+        Some(user) => verify_password(password, &user.password_hash).await?,
+        None => {
+            // Hashing costs what verifying costs: an unknown email answers no faster.
+            hash_password(password, cfg.hash).await?;
+            false
+        }
+    };
+    let user = match (ok, user) {
+        (true, Some(user)) => user,
+        _ => {
+            // Counted even when this very failure crosses the limit; the next try is refused.
+            let _ = state
+                .rate_limiter
+                .hit(
+                    &failures_key,
+                    cfg.rate_limit_per_account,
+                    cfg.rate_limit_window,
+                )
+                .await;
+            return Err(AccountError::BadCredentials);
+        }
+    };
+    state.rate_limiter.reset(&failures_key).await;
+    if !user.email_verified {
+        return Err(AccountError::NotVerified);
+    }
+    let mut conn = state.db.pool().acquire().await?;
+    let ip = client.ip.map(|ip| ip.to_string());
+    let (_, token) = start_session(
+        &mut conn,
+        secret(state),
+        cfg.session_ttl,
+        user.id,
+        ip.as_deref(),
+        client.user_agent.as_deref(),
+    )
+    .await?;
+    Ok(LoggedIn { token, user })
+}
+
+/// Ends the session of this token, if live.
+pub async fn logout(state: &AppState, token: &str) -> Result<(), AccountError> {
+    sessions::revoke_by_hash(&state.db, &token_hash(secret(state), token)).await?;
+    Ok(())
+}
+
+/// Whether a verification did the change or found it done.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    Now,
+    Already,
+}
+
+pub async fn verify_email(state: &AppState, token: &str) -> Result<Verified, AccountError> {
+    let hash = token_hash(secret(state), token);
+    let mut tx = state.db.pool().begin().await?;
+    let row = tokens::find_usable_by_hash(&mut tx, Purpose::VerifyEmail, &hash, i64::MAX)
+        .await?
+        .ok_or(AccountError::BadToken)?;
+    if !tokens::mark_used(&mut tx, &row.id).await? {
+        return Err(AccountError::BadToken);
+    }
+    let changed = users::mark_verified(&mut tx, row.user_id).await?;
+    tx.commit().await?;
+    invalidate_profile(state, row.user_id).await;
+    Ok(if changed {
+        Verified::Now
+    } else {
+        Verified::Already
+    })
+}
+
+/// Sends a new verification link when the address belongs to an unverified account; answers the
+/// same in every case.
+pub async fn resend_verification(
+    state: &AppState,
+    client: &Client,
+    email: &str,
+) -> Result<(), AccountError> {
+    let email = Email::parse(email)?;
+    limit(state, Action::Resend, client, Some(email.as_str())).await?;
+    let mut tx = state.db.pool().begin().await?;
+    let queued = match users::find_by_email(&mut tx, email.as_str()).await? {
+        Some(user) if !user.email_verified => {
+            Some(queue_verification(state, &mut tx, user.id, &user.email, &user.full_name).await?)
+        }
+        _ => None,
+    };
+    tx.commit().await?;
+    state.emails.dispatch(queued).await;
+    Ok(())
+}
