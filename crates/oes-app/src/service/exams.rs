@@ -89,6 +89,8 @@ impl ExamStats {
 
 const EXAM_TTL: Duration = Duration::from_secs(2 * 3600);
 const LIST_TTL: Duration = Duration::from_secs(30 * 60);
+/// Papers kept in the per-process memo before it starts over.
+const PAPER_MEMO_MAX: usize = 256;
 const PAPER_TTL: Duration = Duration::from_secs(6 * 3600);
 
 /// Create and update body. On update, absent fields keep their value.
@@ -460,6 +462,11 @@ pub async fn paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuestion
             .papers
             .lock()
             .map_err(|_| ExamError::Internal("paper memo poisoned".into()))?;
+        if papers.len() >= PAPER_MEMO_MAX && !papers.contains_key(&id) {
+            // A crude bound: papers are small and few exams are live at once; forgetting them
+            // all only costs one cache read each.
+            papers.clear();
+        }
         papers.entry(id).or_default().clone()
     };
     cell.get_or_try_init(|| cached_paper(state, id))
