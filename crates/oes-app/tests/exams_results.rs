@@ -133,6 +133,15 @@ async fn scores_follow_the_policy_and_results_open_when_the_exam_ends() {
         assert_eq!(qs[0]["options"][0]["isCorrect"], true);
         assert_eq!(analysis.body["totalMarks"], 12.0);
         assert_eq!(analysis.body["score"], 0.0);
+        // Each student's analysis carries their own answers only.
+        assert_eq!(qs[0]["studentAnswer"]["selectedOptionIds"], json!([option_id(s, 2)]));
+        let a_analysis = app.get(&format!("/api/result/{exam}/analysis"), &a).await;
+        assert_eq!(
+            a_analysis.body["questions"][0]["studentAnswer"]["selectedOptionIds"],
+            json!([option_id(s, 0)])
+        );
+        assert!(a_analysis.body["attemptId"].is_string());
+        assert_ne!(a_analysis.body["attemptId"], analysis.body["attemptId"]);
         let c_analysis = app.get(&format!("/api/result/{exam}/analysis"), &c).await;
         assert_eq!(c_analysis.body["percentage"], 54.17);
         assert!(c_analysis.body["questions"][3]["studentAnswer"].is_null());
