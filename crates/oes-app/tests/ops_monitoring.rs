@@ -351,3 +351,43 @@ async fn an_unreachable_queue_redis_answers_503_for_queues_and_says_so_in_redis_
     assert!(metrics.lines().any(|l| l == "oes_queue_up 0"), "{metrics}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_page_and_its_assets_are_served_same_origin_only() {
+    let app = App::start(Backend::Sqlite, &[]).await;
+    for (path, content_type, marker) in [
+        ("/admin/queues", "text/html", "dashboard.js"),
+        (
+            "/admin/queues/dashboard.js",
+            "text/javascript",
+            "/admin/queues",
+        ),
+        ("/admin/queues/dashboard.css", "text/css", "font-family"),
+        ("/admin/queues/favicon.svg", "image/svg+xml", "<svg"),
+    ] {
+        let resp = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(resp.status(), 200, "{path}");
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(header("content-type").starts_with(content_type), "{path}");
+        let policy = header("content-security-policy");
+        assert!(policy.contains("default-src 'none'"), "{path}: {policy}");
+        assert!(policy.contains("script-src 'self'"), "{path}: {policy}");
+        let body = resp.text().await.expect("body");
+        assert!(body.contains(marker), "{path}");
+        for external in ["src=\"http", "href=\"http", "url(http", "fetch('http"] {
+            assert!(!body.contains(external), "{path} loads from elsewhere");
+        }
+    }
+    app.stop().await;
+}
