@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
+mod cache;
 mod loadtest;
+mod queue;
+mod seed;
 
 use clap::{Parser, Subcommand};
 use oes_app::{Config, RunningServer, Services, shutdown_signal};
@@ -38,6 +41,18 @@ enum Command {
     /// Exam-day load run against an in-process server: N students start one exam together,
     /// save answers and submit; prints latency percentiles, errors, paper loads, scoring time.
     Loadtest(loadtest::LoadTest),
+    /// The job queues: counts, failed jobs, retry, clean (Redis mode).
+    Queue {
+        #[command(subcommand)]
+        command: queue::QueueCommand,
+    },
+    /// The shared cache: key count and Redis memory, or clear the namespace.
+    Cache {
+        #[command(subcommand)]
+        command: cache::CacheCommand,
+    },
+    /// Demo data: an admin, verified students, a question bank and a published exam.
+    Seed(seed::SeedArgs),
 }
 
 #[derive(Subcommand)]
@@ -79,6 +94,9 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(config).await,
             Command::Admin { command } => admin(config, command).await,
             Command::Loadtest(opts) => loadtest::run(config, opts).await,
+            Command::Queue { command } => queue::run(config, command).await,
+            Command::Cache { command } => cache::run(config, command).await,
+            Command::Seed(args) => seed::run(config, args).await,
         }
     });
     match result {

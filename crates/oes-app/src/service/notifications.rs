@@ -373,6 +373,8 @@ pub fn spawn_resume(db: Db, jobs: JobRuntime, every: Duration) -> tokio::task::J
                         }
                     }
                 }
+                // Shutdown closes the pool under a pass that is still running.
+                Err(sqlx::Error::PoolClosed) => return,
                 Err(e) => tracing::warn!("notification resume: {e}"),
             }
             tokio::time::sleep(every).await;

@@ -1,0 +1,98 @@
+//! `oes cache stats | clear`: the cache namespace (`CACHE_NAMESPACE`) on `CACHE_REDIS_URL`.
+//!
+//! Hit and miss counters are per process (see `/metrics` of each server); what a separate
+//! process can see is the shared tier: how many keys the namespace holds and how Redis is set.
+
+use oes_app::Config;
+
+use crate::AnyError;
+
+#[derive(clap::Subcommand)]
+pub enum CacheCommand {
+    /// Keys in the namespace, Redis memory and eviction policy.
+    Stats,
+    /// Removes every key of the namespace (and nothing else) and empties the in-process tier of
+    /// the running servers.
+    Clear,
+}
+
+pub async fn run(config: Config, command: CacheCommand) -> Result<(), AnyError> {
+    let namespace = config.redis.cache_namespace.clone();
+    let Some(url) = config.redis.cache_url.clone() else {
+        println!(
+            "cache: in-process only (no CACHE_REDIS_URL or REDIS_URL): it lives inside each serving process; restart it to empty it"
+        );
+        return Ok(());
+    };
+    match command {
+        CacheCommand::Stats => {
+            let client = redis::Client::open(url.as_str())?;
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            let mut keys: u64 = 0;
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(format!("{}*", escape_glob(&namespace)))
+                    .arg("COUNT")
+                    .arg(1000)
+                    .query_async(&mut conn)
+                    .await?;
+                keys += batch.len() as u64;
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+            let info: String = redis::cmd("INFO")
+                .arg("memory")
+                .query_async(&mut conn)
+                .await?;
+            let field = |name: &str| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                    .unwrap_or("?")
+                    .trim()
+                    .to_owned()
+            };
+            println!("cache namespace `{namespace}`: {keys} keys");
+            println!(
+                "redis memory: used {} (maxmemory {}, policy {})",
+                field("used_memory_human"),
+                field("maxmemory_human"),
+                field("maxmemory_policy")
+            );
+        }
+        CacheCommand::Clear => {
+            let cache = oes_cache::Cache::connect(
+                &url,
+                oes_cache::CacheConfig {
+                    namespace: namespace.clone(),
+                    redis_timeout: std::time::Duration::from_secs(5),
+                    ..oes_cache::CacheConfig::default()
+                },
+            )
+            .await?;
+            let removed = cache.clear().await;
+            cache.shutdown().await;
+            println!(
+                "cache namespace `{namespace}` cleared: {} keys removed",
+                removed?
+            );
+        }
+    }
+    Ok(())
+}
+
+/// SCAN patterns are globs: a namespace holding `*`, `?` or `[` must match literally.
+fn escape_glob(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
