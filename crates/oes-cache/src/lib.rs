@@ -52,6 +52,9 @@ const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Keys per SCAN step and UNLINK batch in `clear`.
 const CLEAR_BATCH: usize = 1000;
 
+/// Stripes of the invalidation counter (see `Shared::epochs`).
+const EPOCH_STRIPES: usize = 1024;
+
 /// State shared between the cache handle and its background subscriber.
 pub(crate) struct Shared {
     l1: Option<Moka<String, Arc<Entry>>>,
@@ -59,9 +62,12 @@ pub(crate) struct Shared {
     l1_on: AtomicBool,
     counters: Counters,
     flights: Flights,
-    /// Bumped by every invalidation, so a read that raced with one does not put what it read
-    /// into L1 (see `Cache::l1_fill`).
-    epoch: AtomicU64,
+    /// Invalidation counters, striped by key hash: an invalidation of a key bumps its stripe,
+    /// so a read that raced with it does not put what it read into L1 (see `Cache::l1_fill`),
+    /// while reads of other keys are unaffected (per key up to rare stripe collisions, which
+    /// only cost a skipped fill). `reset_local` bumps `epoch_all`, which every key sees.
+    epochs: Box<[AtomicU64]>,
+    epoch_all: AtomicU64,
     instance_id: String,
     /// Whether the last Redis command succeeded.
     l2_ok: AtomicBool,
@@ -76,12 +82,29 @@ impl Shared {
         }
     }
 
-    fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
+    fn stripe(&self, key: &str) -> &AtomicU64 {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        // The modulo keeps the index below the slice length.
+        &self.epochs[(hash % self.epochs.len() as u64) as usize]
+    }
+
+    /// The invalidation count that concerns `key`; it changes whenever `key` (or everything) is
+    /// invalidated. Both parts only grow, so their sum changes whenever either does.
+    fn epoch(&self, key: &str) -> u64 {
+        self.epoch_all
+            .load(Ordering::SeqCst)
+            .wrapping_add(self.stripe(key).load(Ordering::SeqCst))
+    }
+
+    fn bump(&self, key: &str) {
+        self.stripe(key).fetch_add(1, Ordering::SeqCst);
     }
 
     pub(crate) async fn invalidate_local<K: AsRef<str>>(&self, keys: &[K]) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        for key in keys {
+            self.bump(key.as_ref());
+        }
         for key in keys {
             if let Some(l1) = &self.l1 {
                 l1.invalidate(key.as_ref()).await;
@@ -91,7 +114,7 @@ impl Shared {
     }
 
     pub(crate) async fn reset_local(&self) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.epoch_all.fetch_add(1, Ordering::SeqCst);
         if let Some(l1) = &self.l1 {
             l1.invalidate_all();
         }
@@ -206,7 +229,8 @@ impl Cache {
             l1_on: AtomicBool::new(true),
             counters: Counters::default(),
             flights: Flights::default(),
-            epoch: AtomicU64::new(0),
+            epochs: (0..EPOCH_STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            epoch_all: AtomicU64::new(0),
             instance_id: uuid::Uuid::new_v4().to_string(),
             l2_ok: AtomicBool::new(false),
         });
@@ -287,7 +311,7 @@ impl Cache {
         if let Some(v) = self.l1_get(key).await {
             return Some(v);
         }
-        let epoch = self.inner.shared.epoch();
+        let epoch = self.inner.shared.epoch(key);
         let found = self
             .l2_get(key)
             .await
@@ -355,7 +379,7 @@ impl Cache {
         {
             // Reads that started before the write must not overwrite this entry with what they
             // read; the epoch bump makes their fill a no-op.
-            shared.epoch.fetch_add(1, Ordering::SeqCst);
+            shared.bump(key);
             let entry = Arc::new(Entry {
                 json: Bytes::from(json),
                 typed: Arc::new(value.clone()),
@@ -543,7 +567,7 @@ impl Cache {
         if let Some(v) = self.l1_get(key).await {
             return Ok(v);
         }
-        let epoch = shared.epoch();
+        let epoch = shared.epoch(key);
         if let Some((value, json, l1_ttl)) = self.l2_get(key).await.and_then(|(json, l1_ttl)| {
             let value: V = self.decode(&json)?;
             Some((value, json, l1_ttl))
@@ -626,11 +650,11 @@ impl Cache {
     async fn l1_fill(&self, key: &str, entry: Arc<Entry>, epoch: u64) {
         let shared = &self.inner.shared;
         let Some(l1) = shared.l1() else { return };
-        if entry.l1_ttl.is_zero() || shared.epoch() != epoch {
+        if entry.l1_ttl.is_zero() || shared.epoch(key) != epoch {
             return;
         }
         l1.insert(key.to_owned(), entry).await;
-        if shared.epoch() != epoch {
+        if shared.epoch(key) != epoch {
             l1.invalidate(key).await;
         }
     }

@@ -148,3 +148,31 @@ fn an_empty_namespace_is_refused() {
     .expect_err("empty namespace");
     assert!(err.to_string().contains("namespace"));
 }
+
+#[tokio::test]
+async fn invalidating_other_keys_during_a_load_still_keeps_the_loaded_value() {
+    // On exam day other keys are deleted all the time (every start clears a student's list);
+    // that must not stop a hot key from staying in memory.
+    let cache = Cache::embedded(CacheConfig::default()).expect("cache");
+    let loads = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    for round in 0..3 {
+        let (c, l) = (cache.clone(), Arc::clone(&loads));
+        let value: u32 = cache
+            .get_or_set("paper:1", Duration::from_secs(60), || async move {
+                l.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                c.delete_many(&[format!("user:{round}:exams"), "exams:all".to_owned()])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(7)
+            })
+            .await
+            .expect("loaded");
+        assert_eq!(value, 7);
+    }
+    assert_eq!(
+        loads.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the value was not kept"
+    );
+    assert_eq!(cache.stats().l1_hits, 2);
+}
