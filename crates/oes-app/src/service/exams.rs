@@ -10,7 +10,7 @@
 //! paper of a published exam, without answer keys (published exams never change, so it is
 //! never stale; single flight makes a start storm load it once per process).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -18,7 +18,6 @@ use std::time::Duration;
 use oes_cache::keys;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use tokio::sync::OnceCell;
 
 use crate::db::now_ms;
 use crate::domain::exams::{ExamState, Schedule, parse_instant};
@@ -65,20 +64,11 @@ impl From<Arc<ExamError>> for ExamError {
     }
 }
 
-/// A published paper, loaded at most once per process.
-type PaperCell = OnceCell<Arc<Vec<PaperQuestion>>>;
-
-/// Counters of the exam area and the process's memo of published papers, reachable from
-/// `AppState::exam_stats`.
+/// Counters of the exam area, reachable from `AppState::exam_stats`.
 #[derive(Debug, Default)]
 pub struct ExamStats {
     /// Exam papers loaded from the database (cache misses that ran the loader).
     pub paper_loads: AtomicU64,
-    /// Published papers never change, so once this process has one it keeps it. This also
-    /// guards the start storm against the cache skipping its in-process fill when any other key
-    /// is invalidated during the load (as every start does for the student's own list): all
-    /// callers for one exam wait on one cell, so the cache is asked once per process.
-    papers: std::sync::Mutex<HashMap<ExamId, Arc<PaperCell>>>,
 }
 
 impl ExamStats {
@@ -89,8 +79,6 @@ impl ExamStats {
 
 const EXAM_TTL: Duration = Duration::from_secs(2 * 3600);
 const LIST_TTL: Duration = Duration::from_secs(30 * 60);
-/// Papers kept in the per-process memo before it starts over.
-const PAPER_MEMO_MAX: usize = 256;
 const PAPER_TTL: Duration = Duration::from_secs(6 * 3600);
 
 /// Create and update body. On update, absent fields keep their value.
@@ -456,34 +444,16 @@ pub struct PaperQuestion {
 /// The paper of a published exam, as cached: ordered questions without answer keys. Callers
 /// must have checked that the exam is published and that the caller may see it.
 pub async fn paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuestion>>, ExamError> {
-    let cell = {
-        let mut papers = state
-            .exam_stats
-            .papers
-            .lock()
-            .map_err(|_| ExamError::Internal("paper memo poisoned".into()))?;
-        if papers.len() >= PAPER_MEMO_MAX && !papers.contains_key(&id) {
-            // A crude bound: papers are small and few exams are live at once; forgetting them
-            // all only costs one cache read each.
-            papers.clear();
-        }
-        papers.entry(id).or_default().clone()
-    };
-    cell.get_or_try_init(|| cached_paper(state, id))
-        .await
-        .cloned()
-}
-
-async fn cached_paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuestion>>, ExamError> {
     let db = state.db.clone();
     let stats = state.exam_stats.clone();
-    let questions: Vec<PaperQuestion> = state
+    // Cached as an `Arc`, so an in-memory hit hands out a pointer rather than a copy of the paper.
+    let paper: Arc<Vec<PaperQuestion>> = state
         .cache
         .get_or_set(&keys::exam_questions(id), PAPER_TTL, || async move {
             stats.paper_loads.fetch_add(1, Ordering::Relaxed);
             let mut conn = db.pool().acquire().await?;
             let slots = slot_views(&mut conn, id).await?;
-            Ok::<_, ExamError>(
+            Ok::<_, ExamError>(Arc::new(
                 slots
                     .into_iter()
                     .map(|v| PaperQuestion {
@@ -506,8 +476,8 @@ async fn cached_paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuest
                             .collect(),
                     })
                     .collect(),
-            )
+            ))
         })
         .await?;
-    Ok(Arc::new(questions))
+    Ok(paper)
 }
