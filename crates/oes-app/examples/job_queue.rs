@@ -55,12 +55,11 @@ fn options(id: &str, priority: u32) -> JobOptions {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let queue: Arc<dyn JobQueue> = match std::env::var("REDIS_URL") {
-        Ok(url) => {
-            let prefix = format!("oes-example-{}", std::process::id());
-            Arc::new(RedisJobs::connect(&url, &prefix).await?)
-        }
-        Err(_) => Arc::new(EmbeddedJobs::new()),
+    let redis_url = std::env::var("REDIS_URL").ok();
+    let prefix = format!("oes-example-{}", std::process::id());
+    let queue: Arc<dyn JobQueue> = match &redis_url {
+        Some(url) => Arc::new(RedisJobs::connect(url, &prefix).await?),
+        None => Arc::new(EmbeddedJobs::new()),
     };
 
     // Added before the worker starts, so the priorities decide the order.
@@ -123,5 +122,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     queue
         .clean(QUEUE, CleanState::Failed, Duration::ZERO)
         .await?;
+    drop(queue);
+    if let Some(url) = redis_url {
+        remove_prefix(&url, &prefix).await?;
+    }
     Ok(())
+}
+
+/// The queue's own bookkeeping keys (ids, events, meta) stay after `clean`; an example leaves
+/// nothing behind.
+async fn remove_prefix(url: &str, prefix: &str) -> Result<(), redis::RedisError> {
+    let mut conn = redis::Client::open(url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            let () = redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async(&mut conn)
+                .await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
 }
