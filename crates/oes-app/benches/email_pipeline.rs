@@ -52,7 +52,7 @@ async fn enqueue_latency(label: &str, extra: &[(&str, &str)]) {
     let mut samples = Vec::with_capacity(CALLS);
     for i in 0..CALLS {
         let started = Instant::now();
-        let mut tx = state.db.pool().begin().await.expect("begin");
+        let mut tx = state.db.begin().await.expect("begin");
         let queued = state
             .emails
             .send_queued(
@@ -92,7 +92,7 @@ async fn throughput(label: &str, concurrency: &str, count: usize, extra: &[(&str
     }
     let mut ids = Vec::with_capacity(count);
     for i in 0..count {
-        let mut tx = state.db.pool().begin().await.expect("begin");
+        let mut tx = state.db.begin().await.expect("begin");
         let queued = state
             .emails
             .send_queued(

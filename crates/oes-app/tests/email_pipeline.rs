@@ -24,7 +24,7 @@ fn reset_message(code: &str) -> EmailMessage {
 
 /// What a service does: the outbox row in its own transaction, dispatch after the commit.
 async fn queue_email(state: &AppState, to: &str, message: &EmailMessage) -> QueuedEmail {
-    let mut tx = state.db.pool().begin().await.expect("begin");
+    let mut tx = state.db.begin().await.expect("begin");
     let queued = state
         .emails
         .send_queued(&mut tx, to, message, &SendOptions::default())

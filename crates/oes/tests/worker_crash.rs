@@ -63,7 +63,7 @@ async fn a_worker_killed_mid_send_loses_its_email_to_another_worker_which_delive
     while state.jobs.backend().await.is_none() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let mut tx = state.db.pool().begin().await.expect("begin");
+    let mut tx = state.db.begin().await.expect("begin");
     let queued = state
         .emails
         .send_queued(

@@ -100,6 +100,17 @@ impl Db {
         &self.pool
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads and then writes fails with
+    /// SQLITE_BUSY, without waiting, when another connection wrote in between; taking the lock
+    /// first makes it queue behind `busy_timeout` instead.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Applies every pending migration of this backend.
     pub async fn migrate(&self) -> Result<(), DbError> {
         let migrator = match self.backend {

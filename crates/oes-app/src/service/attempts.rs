@@ -78,7 +78,7 @@ pub async fn start(
         scored_at: None,
         shuffle_seed: (uuid::Uuid::new_v4().as_u64_pair().0 >> 1) as i64,
     };
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     if !store::insert(&mut tx, &attempt).await? {
         return Err(ExamError::Rejected(
             "already_attempted",
@@ -300,7 +300,7 @@ pub async fn save(
     )
     .map_err(|e| ExamError::Invalid(vec![e]))?;
     let now = now_ms();
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     if !store::lock_open(&mut tx, attempt.id, now).await? {
         drop(tx);
         if now >= attempt.deadline_at {
@@ -340,7 +340,7 @@ pub async fn submit(
             "No active attempt".into(),
         ))?;
     drop(conn);
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     // Take the row lock first and read the clock after it, so the submit time is never earlier
     // than a save that committed just before.
     let locked = store::lock_open(&mut tx, attempt.id, now_ms()).await?;
@@ -385,7 +385,7 @@ pub async fn auto_submit(
     jobs: &JobRuntime,
     id: AttemptId,
 ) -> Result<bool, ExamError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let Some(attempt) = store::get(&mut tx, id).await? else {
         return Ok(false);
     };

@@ -177,7 +177,7 @@ pub async fn create(
 }
 
 pub async fn update(state: &AppState, id: ExamId, input: ExamInput) -> Result<ExamRow, ExamError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let current = store::get(&mut tx, id)
         .await?
         .ok_or(ExamError::NotFound("exam not found"))?;
@@ -233,7 +233,7 @@ pub async fn set_questions(
         ]));
     }
     // The transaction rolls back when dropped on any early return (no leaked connections).
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     if store::get(&mut tx, id).await?.is_none() {
         return Err(ExamError::NotFound("exam not found"));
     }
@@ -291,7 +291,7 @@ pub async fn set_questions(
 /// Publishes a draft: freezes every question into its slot's snapshot, then flips the state,
 /// in one transaction.
 pub async fn publish(state: &AppState, id: ExamId) -> Result<ExamRow, ExamError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     if store::get(&mut tx, id).await?.is_none() {
         return Err(ExamError::NotFound("exam not found"));
     }

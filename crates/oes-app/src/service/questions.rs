@@ -25,7 +25,7 @@ pub async fn create(
     let question = input
         .into_new(QuestionId::new())
         .map_err(ExamError::Invalid)?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     store::insert(&mut tx, &question, Some(admin)).await?;
     tx.commit().await?;
     Ok(question)
@@ -59,7 +59,7 @@ pub async fn update(
     id: QuestionId,
     input: QuestionInput,
 ) -> Result<Question, ExamError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let current = store::get(&mut tx, id)
         .await?
         .ok_or(ExamError::NotFound("question not found"))?;
@@ -86,7 +86,7 @@ pub async fn update(
 }
 
 pub async fn delete(state: &AppState, id: QuestionId) -> Result<(), ExamError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let used = store::used_in(&mut tx, id).await?;
     if !used.is_empty() {
         return Err(ExamError::Conflict(

@@ -50,7 +50,7 @@ pub async fn score_attempt(db: &Db, cache: &Cache, id: AttemptId) -> Result<bool
         .collect();
     let score = total(marks.iter().map(|(_, m)| *m));
     let now = now_ms();
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     for (question, m) in &marks {
         if answers.contains_key(question) {
             store::set_answer_marks(&mut tx, id, *question, *m).await?;

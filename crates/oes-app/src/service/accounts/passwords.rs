@@ -10,7 +10,7 @@ pub async fn forgot_password(
 ) -> Result<(), AccountError> {
     let email = Email::parse(email)?;
     limit(state, Action::Forgot, client, Some(email.as_str())).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let queued = match users::find_by_email(&mut tx, email.as_str()).await? {
         Some(user) => {
             tokens::void_all(&mut tx, user.id, Purpose::ResetPassword).await?;
@@ -58,7 +58,7 @@ pub async fn reset_password(
     let email = Email::parse(input.email)?;
     check_new_password(input.new_password, "newPassword")?;
     limit(state, Action::Reset, client, Some(email.as_str())).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let user = users::find_by_email(&mut tx, email.as_str())
         .await?
         .ok_or(AccountError::BadToken)?;
@@ -132,7 +132,7 @@ pub async fn change_password(
         return Err(AccountError::WrongPassword);
     }
     let hash = hash_password(new, state.config.accounts.hash).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     users::set_password(&mut tx, user_id, &hash).await?;
     sessions::revoke_all_for_user(&mut tx, user_id, Some(session_id)).await?;
     let notice = password_changed_notice(client, &user.full_name);

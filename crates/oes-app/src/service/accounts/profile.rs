@@ -98,7 +98,7 @@ pub async fn update_profile(
         year: Year::parse(input.year)?,
         semester: Semester::parse(input.semester)?,
     };
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     if profiles::enrollment_taken(&mut tx, user_id, &profile.enrollment_number).await? {
         return Err(AccountError::EnrollmentTaken);
     }
@@ -144,7 +144,7 @@ pub async fn request_email_change(
             message: "the new email address is the current one".to_owned(),
         }));
     }
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let mut queued = Vec::new();
     if users::find_by_email(&mut tx, new_email.as_str())
         .await?
@@ -197,7 +197,7 @@ pub async fn request_email_change(
 /// the new address).
 pub async fn confirm_email_change(state: &AppState, token: &str) -> Result<(), AccountError> {
     let hash = token_hash(secret(state), token);
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let row = tokens::find_usable_by_hash(&mut tx, Purpose::ChangeEmail, &hash, i64::MAX)
         .await?
         .ok_or(AccountError::BadToken)?;

@@ -50,7 +50,7 @@ pub async fn signup(
     limit(state, Action::Signup, client, Some(email.as_str())).await?;
     // Hashed whether or not the email is free, so timing does not tell either.
     let hash = hash_password(input.password, state.config.accounts.hash).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let id = UserId::new();
     let queued = if users::insert(
         &mut tx,
@@ -166,7 +166,7 @@ pub enum Verified {
 
 pub async fn verify_email(state: &AppState, token: &str) -> Result<Verified, AccountError> {
     let hash = token_hash(secret(state), token);
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let row = tokens::find_usable_by_hash(&mut tx, Purpose::VerifyEmail, &hash, i64::MAX)
         .await?
         .ok_or(AccountError::BadToken)?;
@@ -192,7 +192,7 @@ pub async fn resend_verification(
 ) -> Result<(), AccountError> {
     let email = Email::parse(email)?;
     limit(state, Action::Resend, client, Some(email.as_str())).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let queued = match users::find_by_email(&mut tx, email.as_str()).await? {
         Some(user) if !user.email_verified => {
             Some(queue_verification(state, &mut tx, user.id, &user.email, &user.full_name).await?)
