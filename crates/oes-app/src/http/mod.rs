@@ -2,8 +2,8 @@
 //! tracing, body limits, timeouts, panics) are layers here so handlers stay short.
 
 mod admin_monitoring;
-mod attempt;
 mod admin_notifications;
+mod attempt;
 mod auth;
 mod dashboard;
 pub mod error;
