@@ -10,7 +10,7 @@ use std::time::Duration;
 use oes_app::domain::accounts::Role;
 use oes_app::service::notifications::{self, BATCH};
 use oes_app::store::notifications::{self as store, AudienceKind, NewNotification};
-use ops_notifications_support::{ADMIN, PASSWORD, start, user};
+use ops_notifications_support::{ADMIN, PASSWORD, prepare, start, start_on, user};
 use serde_json::json;
 
 fn subjects_to(messages: &[oes_mail::sink::ReceivedMessage]) -> Vec<(String, String)> {
@@ -277,6 +277,99 @@ async fn a_fan_out_that_dies_after_a_batch_resumes_without_writing_anyone_twice(
             .await
             .expect("no-op");
         assert_eq!(again.written, 0);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn exam_participants_are_the_users_with_an_attempt_on_that_exam() {
+    for backend in support::BACKENDS {
+        let app = start(backend, &[]).await;
+        let took_it = user(&app.db, "took-it@x.test", Role::User, true).await;
+        let also = user(&app.db, "also@x.test", Role::User, true).await;
+        user(&app.db, "elsewhere@x.test", Role::User, true).await;
+        let state = app.server.state().clone();
+        let admin = user(&app.db, "second-admin@x.test", Role::Admin, true).await;
+        let now = oes_app::db::now_ms();
+        let exam = oes_app::service::exams::create(
+            &state,
+            admin,
+            oes_app::service::exams::ExamInput {
+                title: Some("Physics".into()),
+                duration_minutes: Some(30),
+                start_time: Some(oes_app::domain::exams::format_instant(now + 3_600_000)),
+                end_time: Some(oes_app::domain::exams::format_instant(now + 7_200_000)),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("exam");
+        for student in [took_it, also] {
+            sqlx::query(
+                "INSERT INTO exam_attempts (id, exam_id, user_id, status, started_at, deadline_at)
+                 VALUES ($1, $2, $3, 'SUBMITTED', $4, $4)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(exam.id.to_string())
+            .bind(student.to_string())
+            .bind(now)
+            .execute(app.db.pool())
+            .await
+            .expect("attempt");
+        }
+        let id = app
+            .notify(json!({
+                "subject": "Re-sit on Friday",
+                "body": "Question 4 was misprinted.",
+                "audience": "EXAM_PARTICIPANTS",
+                "examId": exam.id.to_string(),
+            }))
+            .await;
+        let progress = app.wait_done(&id, Duration::from_secs(30)).await;
+        assert_eq!(progress["recipients"], 2, "{progress}");
+        assert_eq!(progress["sent"], 2, "{progress}");
+        assert_eq!(progress["examId"], exam.id.to_string());
+        let messages = app.sink.wait_for(2, Duration::from_secs(10)).await;
+        let mut to: Vec<String> = subjects_to(&messages).into_iter().map(|(t, _)| t).collect();
+        to.sort();
+        assert_eq!(to, ["also@x.test", "took-it@x.test"]);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn an_unfinished_fan_out_found_at_start_up_is_resumed() {
+    for backend in support::BACKENDS {
+        // A notification whose fan-out never ran (its in-process queue died with the process).
+        let (test_db, db) = prepare(backend).await;
+        let id = uuid::Uuid::new_v4();
+        let addresses: Vec<String> = (0..3).map(|i| format!("later{i}@x.test")).collect();
+        let mut tx = db.pool().begin().await.expect("begin");
+        store::insert(
+            &mut tx,
+            &NewNotification {
+                id,
+                created_by: None,
+                audience: AudienceKind::Addresses,
+                exam_id: None,
+                subject: "Left behind",
+                body: "b",
+                recipients: 3,
+            },
+        )
+        .await
+        .expect("notification");
+        store::insert_addresses(&mut tx, id, 1, &addresses)
+            .await
+            .expect("addresses");
+        tx.commit().await.expect("commit");
+
+        let app = start_on(test_db, db, &[]).await;
+        let progress = app
+            .wait_done(&id.to_string(), Duration::from_secs(30))
+            .await;
+        assert_eq!(progress["sent"], 3, "{progress}");
+        assert_eq!(app.sink.wait_for(3, Duration::from_secs(10)).await.len(), 3);
         app.stop().await;
     }
 }

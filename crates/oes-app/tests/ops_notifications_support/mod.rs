@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use oes_app::RunningServer;
 use oes_app::db::{Backend, Db};
 use oes_app::domain::accounts::Role;
+use oes_app::domain::ids::UserId;
 use oes_mail::sink::SmtpSink;
 use serde_json::{Value, json};
 
@@ -29,9 +30,20 @@ pub struct App {
 /// Starts a server on a fresh database with an admin and `extra` configuration; the admin
 /// is signed in.
 pub async fn start(backend: Backend, extra: &[(&str, &str)]) -> App {
+    let (test_db, db) = prepare(backend).await;
+    start_on(test_db, db, extra).await
+}
+
+/// A fresh migrated database with the admin account, before any server runs on it.
+pub async fn prepare(backend: Backend) -> (TestDb, Db) {
     let test_db = TestDb::new(backend).await;
     let db = test_db.migrated().await;
     user(&db, ADMIN, Role::Admin, true).await;
+    (test_db, db)
+}
+
+/// Starts the server on a database from [`prepare`].
+pub async fn start_on(test_db: TestDb, db: Db, extra: &[(&str, &str)]) -> App {
     let sink = SmtpSink::start().await.expect("smtp sink starts");
     let queue_prefix = format!("oes-test-{}", uuid::Uuid::new_v4());
     let namespace = format!("oes-test-{}:", uuid::Uuid::new_v4());
@@ -79,10 +91,10 @@ pub async fn start(backend: Backend, extra: &[(&str, &str)]) -> App {
 }
 
 /// Creates an account directly through the service layer.
-pub async fn user(db: &Db, email: &str, role: Role, verified: bool) {
+pub async fn user(db: &Db, email: &str, role: Role, verified: bool) -> UserId {
     oes_app::service::accounts::create_user(db, email, "Asha Rao", PASSWORD, role, verified)
         .await
-        .expect("user created");
+        .expect("user created")
 }
 
 impl App {
