@@ -1,4 +1,12 @@
-//! `oes`: the one binary of the exam platform.
+//! `oes`: the one binary of the exam platform, a thin command line over `oes-app`.
+//!
+//! - `serve`, `worker`, `migrate`, `admin create`: here;
+//! - `queue stats | failed | retry | clean`: [`queue`] (BullMQ under `QUEUE_PREFIX`, and the outbox);
+//! - `cache stats | clear`: [`cache`] (the shared namespace on Redis);
+//! - `seed`: [`seed`] (demo data through the services);
+//! - `loadtest`: [`loadtest`] (the exam-day run).
+//!
+//! Every command reads the same configuration (`Config::from_env`).
 
 use std::process::ExitCode;
 
