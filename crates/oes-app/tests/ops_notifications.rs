@@ -373,3 +373,22 @@ async fn an_unfinished_fan_out_found_at_start_up_is_resumed() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_notification_routes() {
+    for backend in support::BACKENDS {
+        let app = start(backend, &[]).await;
+        let (status, doc) = app.call("GET", "/api/openapi.json", None, None).await;
+        assert_eq!(status, 200);
+        let paths = &doc["paths"];
+        assert!(
+            paths["/api/admin/notifications"]["post"].is_object(),
+            "{paths}"
+        );
+        assert!(
+            paths["/api/admin/notifications/{id}"]["get"].is_object(),
+            "{paths}"
+        );
+        app.stop().await;
+    }
+}

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::http::auth::ErrorBody;
 use crate::http::{AdminUser, ApiError, ApiJson};
 use crate::service::notifications::{self, NewMessage, NotificationError};
 use crate::state::AppState;
@@ -20,7 +21,7 @@ pub fn routes() -> Router<AppState> {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CreateBody {
+pub(crate) struct CreateBody {
     subject: String,
     body: String,
     audience: String,
@@ -28,7 +29,8 @@ struct CreateBody {
     addresses: Option<Vec<String>>,
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/admin/notifications", tag = "notifications", request_body(content = serde_json::Value, description = "subject (one line, 1-200 characters), body (1-20,000 characters), audience: VERIFIED_USERS | EXAM_PARTICIPANTS (with examId) | ADDRESSES (with addresses: [email], up to 100,000, duplicates dropped)"), responses((status = 202, description = "{id}: the fan-out runs as a job; follow it with GET /api/admin/notifications/{id}", body = serde_json::Value), (status = 400, description = "Validation failed (details.field names the field)", body = ErrorBody), (status = 404, description = "No such exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ApiJson(req): ApiJson<CreateBody>,
@@ -44,7 +46,8 @@ async fn create(
     Ok((StatusCode::ACCEPTED, axum::Json(json!({ "id": id }))).into_response())
 }
 
-async fn progress(
+#[utoipa::path(get, path = "/api/admin/notifications/{id}", tag = "notifications", params(("id" = String, Path, description = "The notification id (UUID)")), responses((status = 200, description = "{id, audience, examId, subject, recipients, status: FANNING_OUT|FANNED_OUT, enqueued, queued, sent, failed, done, createdAt, fannedOutAt}", body = serde_json::Value), (status = 404, description = "No such notification", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+pub(crate) async fn progress(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(id): Path<String>,

@@ -51,6 +51,8 @@ use crate::state::AppState;
         super::result::score,
         super::result::analysis,
         super::leaderboard::top_five,
+        super::admin_notifications::create,
+        super::admin_notifications::progress,
     ),
     tags(
         (name = "auth", description = "Accounts and sessions"),
@@ -60,6 +62,7 @@ use crate::state::AppState;
         (name = "attempts", description = "A student's attempt: start, paper, save, submit; auto-submitted at the hard end"),
         (name = "results", description = "A student's own results, released when the exam ends"),
         (name = "leaderboard", description = "Top scores of the most recently ended exam (signed-in users)"),
+        (name = "notifications", description = "Admin notifications: one message fanned out to an audience by email"),
     )
 )]
 pub struct ApiDoc;
