@@ -24,6 +24,7 @@ pub struct App {
     pub base: String,
     pub admin_token: String,
     pub queue_prefix: String,
+    pub namespace: String,
     _test_db: TestDb,
 }
 
@@ -53,7 +54,7 @@ pub async fn start_on(test_db: TestDb, db: Db, extra: &[(&str, &str)]) -> App {
         ("PASSWORD_HASH_MEMORY_KIB".into(), "64".into()),
         ("PASSWORD_HASH_ITERATIONS".into(), "1".into()),
         ("APP_BASE_URL".into(), "http://app.oes.test".into()),
-        ("CACHE_NAMESPACE".into(), namespace),
+        ("CACHE_NAMESPACE".into(), namespace.clone()),
         ("QUEUE_PREFIX".into(), queue_prefix.clone()),
     ];
     for (k, v) in extra {
@@ -86,6 +87,7 @@ pub async fn start_on(test_db: TestDb, db: Db, extra: &[(&str, &str)]) -> App {
         base,
         admin_token,
         queue_prefix,
+        namespace,
         _test_db: test_db,
     }
 }
@@ -168,6 +170,7 @@ impl App {
             server,
             db,
             queue_prefix,
+            namespace,
             _test_db,
             ..
         } = self;
@@ -176,13 +179,14 @@ impl App {
             .await
             .expect("server stops cleanly");
         db.close().await;
-        cleanup_prefix(&support::redis_url(), &queue_prefix).await;
+        cleanup_keys(&support::redis_url(), &format!("{queue_prefix}:*")).await;
+        cleanup_keys(&support::redis_url(), &format!("{namespace}*")).await;
         drop(_test_db);
     }
 }
 
-/// Removes the keys of this test's BullMQ prefix (never anything else).
-pub async fn cleanup_prefix(redis_url: &str, prefix: &str) {
+/// Removes the keys matching `pattern` (this test's queue prefix or cache namespace).
+pub async fn cleanup_keys(redis_url: &str, pattern: &str) {
     let Ok(client) = redis::Client::open(redis_url) else {
         return;
     };
@@ -194,7 +198,7 @@ pub async fn cleanup_prefix(redis_url: &str, prefix: &str) {
         let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg(format!("{prefix}:*"))
+            .arg(pattern)
             .arg("COUNT")
             .arg(1000)
             .query_async(&mut conn)
