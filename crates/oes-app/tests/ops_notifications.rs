@@ -194,7 +194,7 @@ async fn a_fan_out_that_dies_after_a_batch_resumes_without_writing_anyone_twice(
         let addresses: Vec<String> = (0..total).map(|i| format!("r{i}@resume.test")).collect();
         // Written without a job, so only this test runs the fan-out.
         let id = uuid::Uuid::new_v4();
-        let mut tx = app.db.pool().begin().await.expect("begin");
+        let mut tx = app.db.begin().await.expect("begin");
         store::insert(
             &mut tx,
             &NewNotification {
@@ -344,7 +344,7 @@ async fn an_unfinished_fan_out_found_at_start_up_is_resumed() {
         let (test_db, db) = prepare(backend).await;
         let id = uuid::Uuid::new_v4();
         let addresses: Vec<String> = (0..3).map(|i| format!("later{i}@x.test")).collect();
-        let mut tx = db.pool().begin().await.expect("begin");
+        let mut tx = db.begin().await.expect("begin");
         store::insert(
             &mut tx,
             &NewNotification {

@@ -182,7 +182,7 @@ pub async fn create(
             i64::try_from(list.len()).unwrap_or(i64::MAX),
         ),
     };
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     store::insert(
         &mut tx,
         &NewNotification {
@@ -246,7 +246,7 @@ pub async fn fan_out(
 ) -> Result<FanOutReport, NotificationError> {
     let mut report = FanOutReport::default();
     loop {
-        let mut tx = db.pool().begin().await?;
+        let mut tx = db.begin().await?;
         store::lock(&mut tx, id).await?;
         let Some(n) = store::get_in(&mut tx, id).await? else {
             return Err(NotificationError::NotFound);
