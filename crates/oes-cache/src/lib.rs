@@ -41,7 +41,7 @@ pub use config::{CacheConfig, L1Capacity};
 pub use error::CacheError;
 pub use stats::CacheStats;
 
-use flight::{Flights, Role};
+use flight::{Flights, LeaderGuard, Role};
 use invalidation::{Link, Message, Subscriber};
 use l1::Entry;
 use stats::{Counters, bump};
@@ -380,6 +380,7 @@ impl Cache {
             // Reads that started before the write must not overwrite this entry with what they
             // read; the epoch bump makes their fill a no-op.
             shared.bump(key);
+            shared.flights.taint(key);
             let entry = Arc::new(Entry {
                 json: Bytes::from(json),
                 typed: Arc::new(value.clone()),
@@ -567,7 +568,6 @@ impl Cache {
         if let Some(v) = self.l1_get(key).await {
             return Ok(v);
         }
-        let epoch = shared.epoch(key);
         if let Some((value, json, l1_ttl)) = self.l2_get(key).await.and_then(|(json, l1_ttl)| {
             let value: V = self.decode(&json)?;
             Some((value, json, l1_ttl))
@@ -577,7 +577,7 @@ impl Cache {
                 typed: Arc::new(value.clone()),
                 l1_ttl,
             });
-            self.l1_fill(key, Arc::clone(&entry), epoch).await;
+            self.l1_fill_led(key, Arc::clone(&entry), &leader).await;
             leader.finish(Ok(entry));
             return Ok(value);
         }
@@ -619,7 +619,7 @@ impl Cache {
                             .run::<()>(remote, &cmd, self.inner.cfg.redis_timeout)
                             .await;
                     }
-                    self.l1_fill(key, Arc::clone(&entry), epoch).await;
+                    self.l1_fill_led(key, Arc::clone(&entry), &leader).await;
                 }
                 leader.finish(Ok(entry));
                 Ok(value)
@@ -642,6 +642,24 @@ impl Cache {
         let value = entry.value::<T>()?;
         bump(&self.inner.shared.counters.l1_hits);
         Some(value)
+    }
+
+    /// The single-flight leader's fill. Its flight was registered before it read, and every
+    /// invalidation or write of this key (or of everything) taints the flight, so the taint is an
+    /// exact per-key check, unlike the striped epoch, whose collisions matter in a start storm
+    /// where hundreds of other keys are invalidated during the one load. Checking again after the
+    /// insert closes the window where an invalidation lands between the check and the insert.
+    async fn l1_fill_led(&self, key: &str, entry: Arc<Entry>, leader: &LeaderGuard<'_>) {
+        let Some(l1) = self.inner.shared.l1() else {
+            return;
+        };
+        if entry.l1_ttl.is_zero() || leader.tainted() {
+            return;
+        }
+        l1.insert(key.to_owned(), entry).await;
+        if leader.tainted() {
+            l1.invalidate(key).await;
+        }
     }
 
     /// Puts what a read found into L1 unless an invalidation happened since the read began
