@@ -374,14 +374,21 @@ pub async fn list_admin(state: &AppState) -> Result<Vec<(ExamRow, Vec<SlotView>)
     Ok(out)
 }
 
-/// The exam row through the cache (`exam:{id}`). Callers decide what the caller may see of it.
+/// A published exam's row through the cache (`exam:{id}`); `None` for a draft or an unknown id.
+/// Callers still check the state they need.
 pub async fn cached_exam(state: &AppState, id: ExamId) -> Result<Option<ExamRow>, ExamError> {
     let db = state.db.clone();
     Ok(state
         .cache
         .get_or_set_opt(&keys::exam(id), EXAM_TTL, || async move {
             let mut conn = db.pool().acquire().await?;
-            store::get(&mut conn, id).await
+            // Only what students may see is cached: a draft reads as "no such exam" here
+            // (the original cached drafts for anyone who asked, defect C9).
+            Ok::<_, ExamError>(
+                store::get(&mut conn, id)
+                    .await?
+                    .filter(|e| e.state != ExamState::Draft),
+            )
         })
         .await?)
 }
