@@ -153,4 +153,25 @@ fn main() {
             throughput("embedded", concurrency, 2000, &[]).await;
         }
     });
+    remove_keys(&redis, &prefix);
+}
+
+/// Leaves the shared Redis as it was: every key under the benchmark's prefixes goes.
+fn remove_keys(redis_url: &str, prefix: &str) {
+    let Ok(mut conn) = redis::Client::open(redis_url).and_then(|c| c.get_connection()) else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("SCAN")
+        .cursor_arg(0)
+        .arg("MATCH")
+        .arg(format!("{prefix}*"))
+        .arg("COUNT")
+        .arg(1000)
+        .clone()
+        .iter(&mut conn)
+        .map(|iter| iter.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    for chunk in keys.chunks(500) {
+        let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+    }
 }

@@ -561,6 +561,8 @@ async fn admin_routes_need_an_admin_made_outside_the_api() {
         assert!(dup.is_err(), "emails are unique case-insensitively");
 
         let app = App {
+            // Embedded mode: no Redis keys to remove.
+            redis_keys: support::RedisCleanup::new(Vec::new()),
             base: format!("http://{}", server.local_addr()),
             server,
             sink,

@@ -46,6 +46,7 @@ async fn jobs_from_node_bullmq_are_delivered_by_the_rust_email_worker() {
     let db = TestDb::new(Backend::Sqlite).await;
     let sink = SmtpSink::start().await.expect("sink");
     let prefix = format!("oes-test-{}", uuid::Uuid::new_v4().simple());
+    let _cleanup = support::RedisCleanup::new([prefix.clone()]);
     let redis = support::redis_url();
     let smtp = sink.url();
     let server = RunningServer::start(
@@ -101,22 +102,4 @@ async fn jobs_from_node_bullmq_are_delivered_by_the_rust_email_worker() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     server.run_until(async {}).await.expect("stops");
-
-    let client = redis::Client::open(redis.as_str()).expect("client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("conn");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(&keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap_or(());
-    }
 }

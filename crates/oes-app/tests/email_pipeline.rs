@@ -112,6 +112,7 @@ async fn redis_mode_delivers_through_bullmq_and_keeps_no_secret_in_the_job() {
     let db = TestDb::new(Backend::Postgres).await;
     let sink = SmtpSink::start().await.expect("sink");
     let prefix = unique_prefix();
+    let _cleanup = support::RedisCleanup::new([prefix.clone()]);
     let redis = support::redis_url();
     let server = server(
         &db,
@@ -139,7 +140,6 @@ async fn redis_mode_delivers_through_bullmq_and_keeps_no_secret_in_the_job() {
         assert!(!job.data.to_string().contains("111222"), "{}", job.data);
     }
     server.run_until(async {}).await.expect("clean shutdown");
-    cleanup_prefix(&redis, &prefix).await;
 }
 
 #[tokio::test]
@@ -148,6 +148,7 @@ async fn a_refusing_smtp_server_fails_the_email_after_three_tries_with_the_reaso
     let sink = SmtpSink::start().await.expect("sink");
     sink.refuse(Refusal::transient_data());
     let prefix = unique_prefix();
+    let _cleanup = support::RedisCleanup::new([prefix.clone()]);
     let redis = support::redis_url();
     let server = server(
         &db,
@@ -179,7 +180,6 @@ async fn a_refusing_smtp_server_fails_the_email_after_three_tries_with_the_reaso
     assert_eq!(status.job_attempts_made, Some(3));
     assert!(sink.messages().is_empty());
     server.run_until(async {}).await.expect("clean shutdown");
-    cleanup_prefix(&redis, &prefix).await;
 }
 
 #[tokio::test]
@@ -329,21 +329,4 @@ async fn an_email_queued_while_redis_is_down_is_delivered_when_it_returns() {
         picked.elapsed()
     );
     server.run_until(async {}).await.expect("clean shutdown");
-}
-
-async fn cleanup_prefix(redis_url: &str, prefix: &str) {
-    let Ok(client) = redis::Client::open(redis_url) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    for chunk in keys.chunks(500) {
-        let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
-    }
 }

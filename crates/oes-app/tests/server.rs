@@ -138,7 +138,18 @@ async fn unreachable_redis_gives_a_degraded_but_serving_process() {
 #[tokio::test]
 async fn redis_mode_on_postgres_reports_both_ready() {
     let db = TestDb::new(Backend::Postgres).await;
-    let server = start(&db, &[("REDIS_URL", &support::redis_url())]).await;
+    let prefix = format!("oes-test-{}", uuid::Uuid::new_v4().simple());
+    let namespace = format!("{prefix}-cache:");
+    let _cleanup = support::RedisCleanup::new([prefix.clone(), namespace.clone()]);
+    let server = start(
+        &db,
+        &[
+            ("REDIS_URL", &support::redis_url()),
+            ("QUEUE_PREFIX", &prefix),
+            ("CACHE_NAMESPACE", &namespace),
+        ],
+    )
+    .await;
     let ready = reqwest::get(format!("http://{}/api/ready", server.local_addr()))
         .await
         .expect("answers");

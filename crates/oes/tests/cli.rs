@@ -164,13 +164,39 @@ fn migrate_then_serve_on_postgres_and_redis_reports_both_ready() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let (mut child, base) = serve(dir.path(), &[("DATABASE_URL", &url), ("REDIS_URL", &redis)]);
+    // Queues and cache under this test's own prefixes, never the shared `bull:` queues.
+    let prefix = format!("oes-test-cli-{}", std::process::id());
+    let namespace = format!("{prefix}-cache:");
+    let (mut child, base) = serve(
+        dir.path(),
+        &[
+            ("DATABASE_URL", &url),
+            ("REDIS_URL", &redis),
+            ("QUEUE_PREFIX", &prefix),
+            ("CACHE_NAMESPACE", &namespace),
+        ],
+    );
     let ready: serde_json::Value = reqwest::blocking::get(format!("{base}/api/ready"))
         .expect("ready answers")
         .json()
         .expect("json");
     let status = terminate(&mut child);
     psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    if let Ok(client) = redis::Client::open(redis.as_str())
+        && let Ok(mut conn) = client.get_connection()
+    {
+        let keys: Vec<String> = redis::cmd("SCAN")
+            .cursor_arg(0)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .clone()
+            .iter(&mut conn)
+            .map(|iter| iter.filter_map(Result::ok).collect())
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("UNLINK").arg(&keys).query(&mut conn);
+        }
+    }
     assert_eq!(ready["database"]["backend"], "postgres", "{ready}");
     assert_eq!(ready["database"]["status"], "up", "{ready}");
     assert_eq!(ready["redis"]["status"], "up", "{ready}");

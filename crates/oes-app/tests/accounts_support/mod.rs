@@ -20,6 +20,8 @@ pub struct App {
     pub db: TestDb,
     pub http: reqwest::Client,
     pub base: String,
+    /// Removes this app's cache and queue keys from the shared Redis when the app goes.
+    pub redis_keys: support::RedisCleanup,
 }
 
 /// An answer: status, headers and JSON body (`Null` when the body is not JSON).
@@ -95,7 +97,12 @@ impl App {
             .await
             .expect("server starts");
         let base = format!("http://{}", server.local_addr());
+        let prefixes = vars
+            .iter()
+            .filter(|(k, _)| k == "CACHE_NAMESPACE" || k == "QUEUE_PREFIX")
+            .map(|(_, v)| v.clone());
         App {
+            redis_keys: support::RedisCleanup::new(prefixes),
             server,
             sink,
             db,

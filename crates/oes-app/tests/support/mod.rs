@@ -190,3 +190,51 @@ impl Drop for OwnRedis {
         self.stop();
     }
 }
+
+/// Deletes every key under its prefixes when dropped (also when the test panics), so a test
+/// leaves the shared Redis as it found it. Prefixes must be unique to the test.
+pub struct RedisCleanup {
+    prefixes: Vec<String>,
+}
+
+impl RedisCleanup {
+    pub fn new(prefixes: impl IntoIterator<Item = String>) -> RedisCleanup {
+        RedisCleanup {
+            prefixes: prefixes.into_iter().collect(),
+        }
+    }
+}
+
+impl Drop for RedisCleanup {
+    fn drop(&mut self) {
+        let prefixes = std::mem::take(&mut self.prefixes);
+        // A thread of its own: Drop cannot await, and the test's runtime may be gone.
+        let _ = std::thread::spawn(move || {
+            let Ok(client) = redis::Client::open(redis_url()) else {
+                return;
+            };
+            let Ok(mut conn) = client.get_connection() else {
+                return;
+            };
+            for prefix in prefixes {
+                let keys: Vec<String> = match redis::cmd("SCAN")
+                    .cursor_arg(0)
+                    .arg("MATCH")
+                    .arg(format!("{prefix}*"))
+                    .arg("COUNT")
+                    .arg(1000)
+                    .clone()
+                    .iter(&mut conn)
+                {
+                    Ok(iter) => iter.filter_map(Result::ok).collect(),
+                    Err(_) => continue,
+                };
+                for chunk in keys.chunks(500) {
+                    let _: redis::RedisResult<()> =
+                        redis::cmd("UNLINK").arg(chunk).query(&mut conn);
+                }
+            }
+        })
+        .join();
+    }
+}
