@@ -9,15 +9,11 @@ use std::time::Duration;
 use oes_app::Config;
 use oes_app::db::Db;
 use oes_app::jobs::EMAIL_QUEUE;
-use oes_app::jobs::auto_submit::AUTO_SUBMIT_QUEUE;
-use oes_app::jobs::score::SCORE_QUEUE;
-use oes_app::service::notifications::NOTIFY_QUEUE;
 use oes_jobs::{CleanState, JobQueue, RedisJobs};
 
 use crate::AnyError;
 
-/// Every queue the platform uses.
-pub const QUEUES: [&str; 4] = [EMAIL_QUEUE, SCORE_QUEUE, AUTO_SUBMIT_QUEUE, NOTIFY_QUEUE];
+use oes_app::jobs::QUEUES;
 
 #[derive(clap::Subcommand)]
 pub enum QueueCommand {

@@ -26,6 +26,14 @@ use crate::redis_link::RedisLink;
 pub const EMAIL_QUEUE: &str = "email";
 pub const SEND_EMAIL_JOB: &str = "send-email";
 
+/// Every queue the platform runs, for monitoring and the `oes queue` commands.
+pub const QUEUES: [&str; 4] = [
+    EMAIL_QUEUE,
+    score::SCORE_QUEUE,
+    auto_submit::AUTO_SUBMIT_QUEUE,
+    crate::service::notifications::NOTIFY_QUEUE,
+];
+
 struct Registration {
     queue: &'static str,
     handler: Arc<dyn JobHandler>,

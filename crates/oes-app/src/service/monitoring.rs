@@ -19,14 +19,11 @@ use redis::aio::ConnectionManager;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::jobs::EMAIL_QUEUE;
-use crate::jobs::auto_submit::AUTO_SUBMIT_QUEUE;
-use crate::jobs::score::SCORE_QUEUE;
 use crate::state::AppState;
 
 /// The queues this platform always runs. A process also reports any other queue it runs a
 /// worker for, so a queue added later shows up without being listed here.
-pub const QUEUES: [&str; 3] = [EMAIL_QUEUE, SCORE_QUEUE, AUTO_SUBMIT_QUEUE];
+pub use crate::jobs::QUEUES;
 
 /// Largest page of failed jobs.
 pub const MAX_PAGE_SIZE: u32 = 100;
