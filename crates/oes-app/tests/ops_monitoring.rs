@@ -118,6 +118,7 @@ async fn a_failed_email_job_is_listed_with_its_reason_and_retried_to_completion_
 #[tokio::test]
 async fn a_failed_email_job_is_retried_through_bullmq_in_redis_mode() {
     let prefix = ops_support::unique("mon");
+    let _cleanup = support::RedisCleanup::new([prefix.clone()]);
     let namespace = format!("{prefix}:cache:");
     let redis_url = support::redis_url();
     let app = App::start(
@@ -178,7 +179,6 @@ async fn a_failed_email_job_is_retried_through_bullmq_in_redis_mode() {
         "a warning exactly when the policy can evict: {facts}"
     );
     app.stop().await;
-    ops_support::clean_redis(&prefix).await;
 }
 
 #[tokio::test]

@@ -26,6 +26,8 @@ pub struct App {
     pub queue_prefix: String,
     pub namespace: String,
     _test_db: TestDb,
+    /// Removes this app's queue and cache keys from the shared Redis when the app goes.
+    _redis: support::RedisCleanup,
 }
 
 /// Starts a server on a fresh database with an admin and `extra` configuration; the admin
@@ -80,6 +82,7 @@ pub async fn start_on(test_db: TestDb, db: Db, extra: &[(&str, &str)]) -> App {
         .expect("accessToken")
         .to_owned();
     App {
+        _redis: support::RedisCleanup::new([format!("{queue_prefix}:"), namespace.clone()]),
         server,
         sink,
         db,
@@ -169,9 +172,8 @@ impl App {
         let App {
             server,
             db,
-            queue_prefix,
-            namespace,
             _test_db,
+            _redis,
             ..
         } = self;
         server
@@ -179,40 +181,8 @@ impl App {
             .await
             .expect("server stops cleanly");
         db.close().await;
-        cleanup_keys(&support::redis_url(), &format!("{queue_prefix}:*")).await;
-        cleanup_keys(&support::redis_url(), &format!("{namespace}*")).await;
+        drop(_redis);
         drop(_test_db);
-    }
-}
-
-/// Removes the keys matching `pattern` (this test's queue prefix or cache namespace).
-pub async fn cleanup_keys(redis_url: &str, pattern: &str) {
-    let Ok(client) = redis::Client::open(redis_url) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let mut cursor: u64 = 0;
-    loop {
-        let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-        else {
-            return;
-        };
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
     }
 }
 

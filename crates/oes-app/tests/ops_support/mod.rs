@@ -219,34 +219,3 @@ impl Drop for PrivateRedis {
         let _ = self.child.wait();
     }
 }
-
-/// Deletes every key under a BullMQ prefix and a cache namespace of the shared Redis.
-pub async fn clean_redis(prefix: &str) {
-    let Ok(client) = redis::Client::open(support::redis_url().as_str()) else {
-        return;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return;
-    };
-    let mut cursor: u64 = 0;
-    loop {
-        let Ok((next, keys)) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(500)
-            .query_async::<(u64, Vec<String>)>(&mut conn)
-            .await
-        else {
-            return;
-        };
-        if !keys.is_empty() {
-            let _: Result<i64, _> = redis::cmd("UNLINK").arg(&keys).query_async(&mut conn).await;
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
-    }
-}
