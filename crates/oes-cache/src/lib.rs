@@ -447,17 +447,10 @@ impl Cache {
             return Ok(removed);
         };
         shared.reset_local().await;
-        let pattern = format!("{}*", glob_escape(&self.inner.cfg.namespace));
         let mut cursor: u64 = 0;
         let mut removed = 0;
         loop {
-            let mut scan = redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(CLEAR_BATCH);
-            let (next, found): (u64, Vec<Vec<u8>>) = self.run(remote, &scan, ADMIN_TIMEOUT).await?;
+            let (next, found) = self.scan_namespace(remote, cursor).await?;
             for batch in found.chunks(CLEAR_BATCH) {
                 let mut unlink = redis::cmd("UNLINK");
                 unlink.arg(batch);
@@ -476,6 +469,39 @@ impl Cache {
         })
         .await?;
         Ok(removed)
+    }
+
+    /// How many keys the namespace holds in Redis (`None` without Redis: the in-process tier
+    /// belongs to each process). Counted incrementally with SCAN, like `clear`.
+    pub async fn key_count(&self) -> Result<Option<u64>, CacheError> {
+        let Some(remote) = &self.inner.remote else {
+            return Ok(None);
+        };
+        let mut cursor: u64 = 0;
+        let mut count = 0;
+        loop {
+            let (next, found) = self.scan_namespace(remote, cursor).await?;
+            count += found.len() as u64;
+            if next == 0 {
+                return Ok(Some(count));
+            }
+            cursor = next;
+        }
+    }
+
+    /// One SCAN page of the namespace's keys: the next cursor (0 when done) and the keys.
+    async fn scan_namespace(
+        &self,
+        remote: &Remote,
+        cursor: u64,
+    ) -> Result<(u64, Vec<Vec<u8>>), CacheError> {
+        let mut scan = redis::cmd("SCAN");
+        scan.arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{}*", glob_escape(&self.inner.cfg.namespace)))
+            .arg("COUNT")
+            .arg(CLEAR_BATCH);
+        self.run(remote, &scan, ADMIN_TIMEOUT).await
     }
 
     /// Cache-aside: the cached value of `key`, or else the loader's value, stored for `ttl`

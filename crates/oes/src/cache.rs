@@ -24,75 +24,47 @@ pub async fn run(config: Config, command: CacheCommand) -> Result<(), AnyError> 
         );
         return Ok(());
     };
-    match command {
-        CacheCommand::Stats => {
-            let client = redis::Client::open(url.as_str())?;
-            let mut conn = client.get_multiplexed_async_connection().await?;
-            let mut keys: u64 = 0;
-            let mut cursor: u64 = 0;
-            loop {
-                let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                    .arg(cursor)
-                    .arg("MATCH")
-                    .arg(format!("{}*", escape_glob(&namespace)))
-                    .arg("COUNT")
-                    .arg(1000)
-                    .query_async(&mut conn)
-                    .await?;
-                keys += batch.len() as u64;
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
-            }
-            let info: String = redis::cmd("INFO")
-                .arg("memory")
-                .query_async(&mut conn)
-                .await?;
-            let field = |name: &str| {
-                info.lines()
-                    .find_map(|l| l.strip_prefix(&format!("{name}:")))
-                    .unwrap_or("?")
-                    .trim()
-                    .to_owned()
-            };
-            println!("cache namespace `{namespace}`: {keys} keys");
-            println!(
-                "redis memory: used {} (maxmemory {}, policy {})",
-                field("used_memory_human"),
-                field("maxmemory_human"),
-                field("maxmemory_policy")
-            );
-        }
-        CacheCommand::Clear => {
-            let cache = oes_cache::Cache::connect(
-                &url,
-                oes_cache::CacheConfig {
-                    namespace: namespace.clone(),
-                    redis_timeout: std::time::Duration::from_secs(5),
-                    ..oes_cache::CacheConfig::default()
-                },
-            )
-            .await?;
-            let removed = cache.clear().await;
-            cache.shutdown().await;
-            println!(
-                "cache namespace `{namespace}` cleared: {} keys removed",
-                removed?
-            );
-        }
-    }
-    Ok(())
+    let cache = oes_cache::Cache::connect(
+        &url,
+        oes_cache::CacheConfig {
+            namespace: namespace.clone(),
+            redis_timeout: std::time::Duration::from_secs(5),
+            ..oes_cache::CacheConfig::default()
+        },
+    )
+    .await?;
+    let outcome = match command {
+        CacheCommand::Stats => stats(&cache, &namespace).await,
+        CacheCommand::Clear => cache.clear().await.map_err(AnyError::from).map(|removed| {
+            println!("cache namespace `{namespace}` cleared: {removed} keys removed");
+        }),
+    };
+    cache.shutdown().await;
+    outcome
 }
 
-/// SCAN patterns are globs: a namespace holding `*`, `?` or `[` must match literally.
-fn escape_glob(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+async fn stats(cache: &oes_cache::Cache, namespace: &str) -> Result<(), AnyError> {
+    let keys = cache.key_count().await?.unwrap_or(0);
+    let mut conn = cache
+        .redis_connection()
+        .ok_or("the cache has no Redis connection")?;
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .unwrap_or("?")
+            .trim()
+            .to_owned()
+    };
+    println!("cache namespace `{namespace}`: {keys} keys");
+    println!(
+        "redis memory: used {} (maxmemory {}, policy {})",
+        field("used_memory_human"),
+        field("maxmemory_human"),
+        field("maxmemory_policy")
+    );
+    Ok(())
 }
