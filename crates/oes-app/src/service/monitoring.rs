@@ -322,18 +322,9 @@ pub struct CacheReport {
     pub l2_hit_rate: Option<f64>,
     /// Share of all reads served from either tier.
     pub hit_rate: Option<f64>,
-    pub l1_hits: u64,
-    pub l2_hits: u64,
-    pub misses: u64,
-    pub loads: u64,
-    pub load_errors: u64,
-    pub coalesced_waits: u64,
-    pub redis_errors: u64,
-    pub redis_timeouts: u64,
-    pub serde_errors: u64,
-    pub invalidations_sent: u64,
-    pub invalidations_received: u64,
-    pub l1_resets: u64,
+    /// The counters themselves, as fields of the report.
+    #[serde(flatten)]
+    pub counters: oes_cache::CacheStats,
 }
 
 /// The cache's counters since start-up, with hit rates per tier.
@@ -349,18 +340,7 @@ pub fn cache(state: &AppState) -> CacheReport {
         // Without a Redis tier there is no L2 rate to speak of, not a rate of zero.
         l2_hit_rate: rate(s.l2_hits, reads - s.l1_hits).filter(|_| has_l2),
         hit_rate: rate(s.l1_hits + s.l2_hits, reads),
-        l1_hits: s.l1_hits,
-        l2_hits: s.l2_hits,
-        misses: s.misses,
-        loads: s.loads,
-        load_errors: s.load_errors,
-        coalesced_waits: s.coalesced_waits,
-        redis_errors: s.redis_errors,
-        redis_timeouts: s.redis_timeouts,
-        serde_errors: s.serde_errors,
-        invalidations_sent: s.invalidations_sent,
-        invalidations_received: s.invalidations_received,
-        l1_resets: s.l1_resets,
+        counters: s,
     }
 }
 
