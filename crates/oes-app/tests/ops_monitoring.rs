@@ -5,7 +5,7 @@ mod ops_support;
 mod support;
 
 use oes_app::db::Backend;
-use ops_support::{ADMIN_EMAIL, App, PrivateRedis, STUDENT_EMAIL};
+use ops_support::{ADMIN_EMAIL, App, STUDENT_EMAIL};
 use serde_json::Value;
 
 const ADMIN_ROUTES: [(&str, &str); 7] = [
@@ -183,11 +183,11 @@ async fn a_failed_email_job_is_retried_through_bullmq_in_redis_mode() {
 
 #[tokio::test]
 async fn a_queue_redis_that_may_evict_keys_is_reported_with_a_warning() {
-    let redis = PrivateRedis::start(&["--maxmemory-policy", "allkeys-lru"]).await;
+    let redis = support::OwnRedis::start_with(&["--maxmemory-policy", "allkeys-lru"]);
     let prefix = ops_support::unique("evict");
     let app = App::start(
         Backend::Sqlite,
-        &[("REDIS_URL", &redis.url), ("QUEUE_PREFIX", &prefix)],
+        &[("REDIS_URL", &redis.url()), ("QUEUE_PREFIX", &prefix)],
     )
     .await;
     let token = app.login(ADMIN_EMAIL).await;
@@ -305,7 +305,7 @@ async fn cache_statistics_count_hits_per_tier_and_redis_facts_say_embedded_witho
 #[tokio::test]
 async fn an_unreachable_queue_redis_answers_503_for_queues_and_says_so_in_redis_facts() {
     // Nothing listens on this port: the app starts degraded.
-    let dead = format!("redis://127.0.0.1:{}", ops_support::free_port());
+    let dead = format!("redis://127.0.0.1:{}", support::free_port());
     let prefix = ops_support::unique("down");
     let app = App::start(
         Backend::Sqlite,

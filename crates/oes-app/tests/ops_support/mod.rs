@@ -1,9 +1,8 @@
 //! Helpers for the monitoring tests: a real server with an SMTP sink, an admin and a student
-//! signed in, a tiny JSON client, a Node-shaped email job that fails on demand, and a private
-//! Redis server for tests that need one with particular settings.
+//! signed in, a tiny JSON client, and a Node-shaped email job that fails on demand. (A private
+//! Redis server is `support::OwnRedis`.)
 #![allow(dead_code)]
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use oes_app::RunningServer;
@@ -159,63 +158,5 @@ impl App {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-}
-
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// A private `redis-server` for one test, killed on drop.
-pub struct PrivateRedis {
-    pub url: String,
-    child: Child,
-}
-
-impl PrivateRedis {
-    /// Starts `redis-server` with extra arguments (for example an eviction policy).
-    pub async fn start(extra: &[&str]) -> PrivateRedis {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--bind", "127.0.0.1"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        let url = format!("redis://127.0.0.1:{port}");
-        let redis = PrivateRedis { url, child };
-        let client = redis::Client::open(redis.url.as_str()).expect("redis url");
-        for _ in 0..200 {
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .is_ok()
-            {
-                return redis;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("redis-server did not start on {}", redis.url);
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -130,19 +130,33 @@ pub fn config(database_url: &str, extra: &[(&str, &str)]) -> oes_app::Config {
     oes_app::Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid")
 }
 
-/// A Redis of this test's own, on a free port, that it can stop and restart.
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A Redis of this test's own, on a free port, that it can stop and restart; killed on drop.
 pub struct OwnRedis {
     port: u16,
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
 impl OwnRedis {
     pub fn start() -> OwnRedis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut redis = OwnRedis { port, child: None };
+        Self::start_with(&[])
+    }
+
+    /// With extra `redis-server` arguments (for example an eviction policy).
+    pub fn start_with(extra: &[&str]) -> OwnRedis {
+        let mut redis = OwnRedis {
+            port: free_port(),
+            extra: extra.iter().map(|a| (*a).to_owned()).collect(),
+            child: None,
+        };
         redis.restart();
         redis
     }
@@ -163,6 +177,7 @@ impl OwnRedis {
                 "--appendonly",
                 "no",
             ])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server starts (is it installed? run scripts/test)");
