@@ -18,10 +18,10 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::db::{Backend, Db, DbError};
-use crate::jobs::send_email::SendEmail;
-use crate::jobs::{EMAIL_QUEUE, JobRuntime};
+use crate::email::{EmailPolicy, Emails};
+use crate::queue::JobRuntime;
+use crate::rate_limit::RateLimiter;
 use crate::redis_link::RedisLink;
-use crate::service::email::{EmailPolicy, Emails};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -138,61 +138,37 @@ impl Services {
             config.mail.from.clone(),
             policy,
         );
-        jobs.register(
-            EMAIL_QUEUE,
-            Arc::new(SendEmail {
-                emails: emails.clone(),
-            }),
-            oes_jobs::WorkerOptions {
-                concurrency: config.mail.email_concurrency,
-                lock_duration: config.mail.job_lock,
-                stalled_interval: config.mail.job_stalled_interval,
-                ..oes_jobs::WorkerOptions::default()
-            },
-        )
-        .await;
-        crate::jobs::auto_submit::register(&jobs, &db, &cache).await;
-        crate::jobs::notify::register(&jobs, &db, &emails).await;
-        jobs.start().await;
+        let rate_limiter = RateLimiter::new(
+            redis.clone(),
+            format!("{}rl:", config.redis.cache_namespace),
+        );
+        let state = AppState {
+            config,
+            db,
+            redis,
+            cache,
+            jobs,
+            emails,
+            rate_limiter,
+            exam_stats: Default::default(),
+        };
+
+        crate::jobs::register_all(&state).await;
+        state.jobs.start().await;
         tracing::info!(
-            mode = if jobs.is_embedded() {
+            mode = if state.jobs.is_embedded() {
                 "embedded"
             } else {
                 "redis"
             },
-            workers = config.run_workers,
+            workers = state.config.run_workers,
             "queues started"
         );
 
         // Schedulers: the sweeps that make queued work durable across Redis and process loss.
-        let schedulers = vec![
-            emails.spawn_relay(),
-            crate::service::attempts::spawn_sweeps(db.clone(), cache.clone(), jobs.clone()),
-            crate::service::notifications::spawn_resume(
-                db.clone(),
-                jobs.clone(),
-                std::time::Duration::from_secs(30),
-            ),
-        ];
-        tracing::info!("schedulers started (outbox relay)");
-
-        let rate_limiter = crate::service::rate_limit::RateLimiter::new(
-            redis.clone(),
-            format!("{}rl:", config.redis.cache_namespace),
-        );
-        Ok(Services {
-            state: AppState {
-                config,
-                db,
-                redis,
-                cache,
-                jobs,
-                emails,
-                rate_limiter,
-                exam_stats: Default::default(),
-            },
-            schedulers,
-        })
+        let schedulers = crate::sweeps::spawn_all(&state);
+        tracing::info!("schedulers started (outbox relay, attempt sweep, notification resume)");
+        Ok(Services { state, schedulers })
     }
 
     /// Stops in reverse order: schedulers, workers (bounded), mail, Redis, the database.

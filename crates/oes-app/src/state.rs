@@ -1,12 +1,16 @@
-//! What every request handler can reach.
+//! What every request handler, service and job handler can reach: configuration and the
+//! infrastructure handles, built once at start-up. Nothing here knows a use case.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::jobs::JobRuntime;
+use crate::email::Emails;
+use crate::queue::JobRuntime;
+use crate::rate_limit::RateLimiter;
 use crate::redis_link::RedisLink;
-use crate::service::email::Emails;
+use crate::unit_of_work::UnitOfWork;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +20,26 @@ pub struct AppState {
     pub cache: oes_cache::Cache,
     pub jobs: JobRuntime,
     pub emails: Emails,
-    pub rate_limiter: crate::service::rate_limit::RateLimiter,
-    pub exam_stats: Arc<crate::service::exams::ExamStats>,
+    pub rate_limiter: RateLimiter,
+    pub exam_stats: Arc<ExamStats>,
+}
+
+impl AppState {
+    /// Begins a unit of work: a write transaction whose emails are queued when it commits.
+    pub async fn begin(&self) -> Result<UnitOfWork, sqlx::Error> {
+        UnitOfWork::begin(&self.db, &self.emails).await
+    }
+}
+
+/// Counters of the exam area, read by tests and monitoring.
+#[derive(Debug, Default)]
+pub struct ExamStats {
+    /// Exam papers loaded from the database (cache misses that ran the loader).
+    pub paper_loads: AtomicU64,
+}
+
+impl ExamStats {
+    pub fn paper_loads(&self) -> u64 {
+        self.paper_loads.load(Ordering::Relaxed)
+    }
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oes_app::domain::accounts::Role;
-use oes_app::domain::ids::UserId;
 use oes_app::{Config, RunningServer};
 use serde_json::{Value, json};
 use tokio::sync::{Barrier, Mutex};
@@ -98,10 +97,10 @@ pub async fn run(mut config: Config, opts: LoadTest) -> Result<(), AnyError> {
         let db = state.db.clone();
         let secret = secret.clone();
         async move {
-            let id = UserId::new();
-            let mut conn = db.pool().acquire().await?;
             let email = format!("load-{}@example.invalid", uuid::Uuid::new_v4().simple());
-            oes_app::store::users::insert(&mut conn, id, &email, &name, "!", role, true).await?;
+            let id = oes_app::service::accounts::create_passwordless_user(&db, &email, &name, role)
+                .await?;
+            let mut conn = db.pool().acquire().await?;
             let (_, token) = oes_app::service::accounts::start_session(
                 &mut conn,
                 &secret,
@@ -164,6 +163,7 @@ pub async fn run(mut config: Config, opts: LoadTest) -> Result<(), AnyError> {
         .as_str()
         .ok_or("exam not created")?
         .to_owned();
+    let exam: oes_app::domain::ids::ExamId = exam_id.parse()?;
     let add: Vec<Value> = question_ids
         .iter()
         .map(|(q, _)| json!({ "questionId": q }))
@@ -243,7 +243,7 @@ pub async fn run(mut config: Config, opts: LoadTest) -> Result<(), AnyError> {
     // Wait until every submitted attempt is scored (bounded).
     let give_up = Instant::now() + Duration::from_secs(600);
     let (submitted, scored) = loop {
-        let row: (i64, i64) = sqlx_counts(&state, &exam_id).await?;
+        let row = oes_app::service::results::scoring_progress(&state.db, exam).await?;
         if row.0 == row.1 || Instant::now() > give_up {
             break row;
         }
@@ -284,13 +284,6 @@ pub async fn run(mut config: Config, opts: LoadTest) -> Result<(), AnyError> {
     );
     server.run_until(async {}).await?;
     Ok(())
-}
-
-async fn sqlx_counts(state: &oes_app::AppState, exam: &str) -> Result<(i64, i64), AnyError> {
-    let mut conn = state.db.pool().acquire().await?;
-    let submitted = oes_app::store::results::participants(&mut conn, exam).await?;
-    let scored = oes_app::store::results::scored(&mut conn, exam).await?;
-    Ok((submitted, scored))
 }
 
 fn chrono_now_rfc3339(offset_s: i64) -> String {

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use oes_app::Config;
 use oes_app::db::Db;
-use oes_app::jobs::EMAIL_QUEUE;
 use oes_jobs::{CleanState, JobQueue, RedisJobs};
 
 use crate::AnyError;
 
-use oes_app::jobs::QUEUES;
+use oes_app::queue::QUEUES;
+
+/// The default queue of the commands: the email queue, shared with the Node system.
+const EMAIL_QUEUE: &str = oes_app::queue::Queue::Email.name();
 
 #[derive(clap::Subcommand)]
 pub enum QueueCommand {
@@ -143,7 +145,7 @@ async fn outbox_stats(config: &Config) -> Result<(), AnyError> {
     if db.backend() == oes_app::db::Backend::Sqlite || config.database.auto_migrate {
         db.migrate().await?;
     }
-    let counts = oes_app::store::outbox::count_by_status(&db).await;
+    let counts = oes_app::email::outbox_counts(&db).await;
     db.close().await;
     let mut counts = counts?;
     counts.sort();

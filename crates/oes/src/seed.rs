@@ -158,14 +158,13 @@ async fn admin_id(
     state: &oes_app::AppState,
     email: &str,
 ) -> Result<oes_app::domain::ids::UserId, AnyError> {
-    let mut conn = state.db.pool().acquire().await?;
-    let user = oes_app::store::users::find_by_email(&mut conn, email)
+    let (id, role) = oes_app::service::accounts::find_user_by_email(&state.db, email)
         .await?
         .ok_or("the demo admin exists but cannot be read")?;
-    if user.role != Role::Admin {
+    if role != Role::Admin {
         return Err(format!("{email} exists and is not an admin").into());
     }
-    Ok(user.id)
+    Ok(id)
 }
 
 /// A progress bar on a terminal; nothing when the output is piped (scripts, tests).

@@ -5,6 +5,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// Lifetimes stated in the emails; the account service enforces the same figures.
+pub const VERIFY_LINK_HOURS: u32 = 24;
+pub const RESET_CODE_MINUTES: u32 = 15;
+
 /// What a user may do. Admins are made only by `oes admin create`, never through the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

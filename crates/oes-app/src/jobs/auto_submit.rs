@@ -5,31 +5,38 @@
 use std::time::Duration;
 
 use oes_cache::Cache;
-use oes_jobs::{HandlerError, JobContext, JobHandler, async_trait};
+use oes_jobs::{HandlerError, JobContext, async_trait};
 
 use crate::db::{Db, now_ms};
 use crate::domain::attempts::AttemptStatus;
-use crate::jobs::JobRuntime;
-use crate::jobs::score::attempt_id;
+use crate::queue::{AutoSubmit, Handler, JobRuntime};
 use crate::service::attempts;
-
-pub const AUTO_SUBMIT_QUEUE: &str = "auto-submit";
-pub const AUTO_SUBMIT_JOB: &str = "auto-submit";
+use crate::state::AppState;
 
 /// A job that fires this close to the hard end (clock skew between processes) waits for it
 /// instead of failing.
 const EARLY_WAIT_MAX: Duration = Duration::from_secs(5);
 
-pub struct AutoSubmit {
-    pub db: Db,
-    pub cache: Cache,
-    pub jobs: JobRuntime,
+pub(super) struct Submit {
+    db: Db,
+    cache: Cache,
+    jobs: JobRuntime,
+}
+
+impl Submit {
+    pub(super) fn new(state: &AppState) -> Self {
+        Submit {
+            db: state.db.clone(),
+            cache: state.cache.clone(),
+            jobs: state.jobs.clone(),
+        }
+    }
 }
 
 #[async_trait]
-impl JobHandler for AutoSubmit {
-    async fn handle(&self, job: &JobContext) -> Result<(), HandlerError> {
-        let id = attempt_id(job)?;
+impl Handler<AutoSubmit> for Submit {
+    async fn handle(&self, job: AutoSubmit, _: &JobContext) -> Result<(), HandlerError> {
+        let id = job.attempt_id;
         let due = attempts::deadline_of(&self.db, id)
             .await
             .map_err(|e| HandlerError::Retry(e.to_string()))?;
@@ -54,31 +61,4 @@ impl JobHandler for AutoSubmit {
             .map(|_| ())
             .map_err(|e| HandlerError::Retry(e.to_string()))
     }
-}
-
-/// Registers the exam area's workers (`score-calculation`, `auto-submit`) on the runtime.
-pub async fn register(jobs: &JobRuntime, db: &Db, cache: &Cache) {
-    let options = oes_jobs::WorkerOptions {
-        concurrency: 10,
-        ..oes_jobs::WorkerOptions::default()
-    };
-    jobs.register(
-        crate::jobs::score::SCORE_QUEUE,
-        std::sync::Arc::new(crate::jobs::score::ScoreAttempt {
-            db: db.clone(),
-            cache: cache.clone(),
-        }),
-        options.clone(),
-    )
-    .await;
-    jobs.register(
-        AUTO_SUBMIT_QUEUE,
-        std::sync::Arc::new(AutoSubmit {
-            db: db.clone(),
-            cache: cache.clone(),
-            jobs: jobs.clone(),
-        }),
-        options,
-    )
-    .await;
 }

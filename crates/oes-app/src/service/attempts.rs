@@ -14,11 +14,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use oes_cache::{Cache, keys};
-use oes_jobs::JobOptions;
+use oes_cache::Cache;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::cache_entries as entry;
 use crate::db::{Backend, Db, now_ms};
 use crate::domain::attempts::{
     AttemptStatus, deadline, option_order, remaining_seconds, validate_answer,
@@ -27,14 +27,11 @@ use crate::domain::exams::{ExamState, is_live};
 use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId, UserId};
 use crate::domain::questions::{Difficulty, Question, QuestionOption};
 use crate::domain::scoring::Answer;
-use crate::jobs::JobRuntime;
-use crate::jobs::auto_submit::{AUTO_SUBMIT_JOB, AUTO_SUBMIT_QUEUE};
-use crate::jobs::score::{SCORE_JOB, SCORE_QUEUE};
-use crate::service::exams::{self, ExamError, PaperOption, PaperQuestion};
+use crate::queue::{AutoSubmit, CalculateScore, JobRuntime};
+use crate::service::exams::{self, ExamError, PaperOption, PaperQuestion, forget_user_exams};
 use crate::state::AppState;
 use crate::store::attempts::{self as store, AttemptRow, Client, EventKind};
 
-const USER_EXAMS_TTL: Duration = Duration::from_secs(30 * 60);
 /// How often the sweeps look for overdue and unscored attempts.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
 /// A submitted attempt still unscored this long after submission is scored by the sweep.
@@ -93,33 +90,22 @@ pub async fn start(
 }
 
 async fn schedule_auto_submit(jobs: &JobRuntime, attempt: &AttemptRow) {
-    let delay = u64::try_from(attempt.deadline_at - now_ms()).unwrap_or(0);
-    let opts = JobOptions {
-        delay: Some(Duration::from_millis(delay)),
-        attempts: 5,
-        ..JobOptions::with_id(format!("auto-submit-{}", attempt.id))
+    let job = AutoSubmit {
+        attempt_id: attempt.id,
     };
-    let data = serde_json::json!({ "attemptId": attempt.id });
-    if let Err(e) = jobs
-        .add(AUTO_SUBMIT_QUEUE, AUTO_SUBMIT_JOB, data, &opts)
-        .await
-    {
+    let opts = AutoSubmit::options_due(attempt.deadline_at, now_ms());
+    if let Err(e) = jobs.add_with(&job, opts).await {
         // The sweep submits it at the hard end anyway.
         tracing::warn!(attempt = %attempt.id, "auto-submit not scheduled: {e}");
     }
 }
 
 pub(crate) async fn enqueue_scoring(jobs: &JobRuntime, attempt: AttemptId) {
-    let data = serde_json::json!({ "attemptId": attempt });
-    let opts = JobOptions::with_id(format!("score-{attempt}"));
-    if let Err(e) = jobs.add(SCORE_QUEUE, SCORE_JOB, data, &opts).await {
+    let job = CalculateScore {
+        attempt_id: attempt,
+    };
+    if let Err(e) = jobs.add(&job).await {
         tracing::warn!(%attempt, "scoring not enqueued, the sweep will score it: {e}");
-    }
-}
-
-pub(crate) async fn forget_user_exams(cache: &Cache, user: UserId) {
-    if let Err(e) = cache.delete(&keys::user_exams(user)).await {
-        tracing::warn!(%user, "cache invalidation failed: {e}");
     }
 }
 
@@ -128,10 +114,14 @@ pub async fn my_attempts(state: &AppState, user: UserId) -> Result<Vec<AttemptRo
     let db = state.db.clone();
     Ok(state
         .cache
-        .get_or_set(&keys::user_exams(user), USER_EXAMS_TTL, || async move {
-            let mut conn = db.pool().acquire().await?;
-            store::of_user(&mut conn, user).await
-        })
+        .get_or_set(
+            &entry::user_exams(user).key,
+            entry::user_exams(user).ttl,
+            || async move {
+                let mut conn = db.pool().acquire().await?;
+                store::of_user(&mut conn, user).await
+            },
+        )
         .await?)
 }
 
@@ -484,25 +474,9 @@ async fn sweep_pass(
     }
     let mut scored = 0;
     for id in unscored {
-        if crate::service::results::score_attempt(db, cache, id).await? {
+        if crate::service::scoring::score_attempt(db, cache, id).await? {
             scored += 1;
         }
     }
     Ok((submitted, scored))
-}
-
-/// Runs the sweeps every [`SWEEP_EVERY`] until aborted.
-pub fn spawn_sweeps(db: Db, cache: Cache, jobs: JobRuntime) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match sweep_once(&db, &cache, &jobs).await {
-                Ok((0, 0)) => {}
-                Ok((submitted, scored)) => {
-                    tracing::info!(submitted, scored, "attempt sweep caught up")
-                }
-                Err(e) => tracing::warn!("attempt sweep: {e}"),
-            }
-            tokio::time::sleep(SWEEP_EVERY).await;
-        }
-    })
 }

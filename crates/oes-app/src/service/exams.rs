@@ -2,7 +2,7 @@
 //! snapshot), the lists students see, and the exam paper every attempt loads.
 //!
 //! Also the area's one service error, [`ExamError`], shared by the question, attempt, result
-//! and leaderboard services, and the counters of [`ExamStats`].
+//! and leaderboard services, and the counters of [`crate::state::ExamStats`].
 //!
 //! Cache (keys from `oes_cache::keys`): `exam:{id}` the exam row (any state; invalidated by every
 //! write to the exam, and only served after the caller's authorisation is settled), `exams:all`
@@ -12,13 +12,13 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use oes_cache::keys;
+use oes_cache::Cache;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::cache_entries as entry;
 use crate::db::now_ms;
 use crate::domain::exams::{ExamState, Schedule, parse_instant};
 use crate::domain::ids::{ExamId, OptionId, QuestionId, UserId};
@@ -63,23 +63,6 @@ impl From<Arc<ExamError>> for ExamError {
         }
     }
 }
-
-/// Counters of the exam area, reachable from `AppState::exam_stats`.
-#[derive(Debug, Default)]
-pub struct ExamStats {
-    /// Exam papers loaded from the database (cache misses that ran the loader).
-    pub paper_loads: AtomicU64,
-}
-
-impl ExamStats {
-    pub fn paper_loads(&self) -> u64 {
-        self.paper_loads.load(Ordering::Relaxed)
-    }
-}
-
-const EXAM_TTL: Duration = Duration::from_secs(2 * 3600);
-const LIST_TTL: Duration = Duration::from_secs(30 * 60);
-const PAPER_TTL: Duration = Duration::from_secs(6 * 3600);
 
 /// Create and update body. On update, absent fields keep their value.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -158,7 +141,11 @@ fn apply_input(input: ExamInput, current: Option<&ExamRow>) -> Result<ExamRow, E
 }
 
 async fn invalidate_exam(state: &AppState, id: ExamId) {
-    let keys = [keys::exam(id), keys::exams_all(), keys::exam_questions(id)];
+    let keys = [
+        entry::exam(id).key,
+        entry::exams_all().key,
+        entry::paper(id).key,
+    ];
     if let Err(e) = state.cache.delete_many(&keys).await {
         tracing::warn!(exam = %id, "cache invalidation failed: {e}");
     }
@@ -380,7 +367,7 @@ pub async fn cached_exam(state: &AppState, id: ExamId) -> Result<Option<ExamRow>
     let db = state.db.clone();
     Ok(state
         .cache
-        .get_or_set_opt(&keys::exam(id), EXAM_TTL, || async move {
+        .get_or_set_opt(&entry::exam(id).key, entry::exam(id).ttl, || async move {
             let mut conn = db.pool().acquire().await?;
             // Only what students may see is cached: a draft reads as "no such exam" here
             // (the original cached drafts for anyone who asked, defect C9).
@@ -398,10 +385,14 @@ pub async fn published(state: &AppState) -> Result<Vec<ExamRow>, ExamError> {
     let db = state.db.clone();
     Ok(state
         .cache
-        .get_or_set(&keys::exams_all(), LIST_TTL, || async move {
-            let mut conn = db.pool().acquire().await?;
-            store::list_published(&mut conn).await
-        })
+        .get_or_set(
+            &entry::exams_all().key,
+            entry::exams_all().ttl,
+            || async move {
+                let mut conn = db.pool().acquire().await?;
+                store::list_published(&mut conn).await
+            },
+        )
         .await?)
 }
 
@@ -456,7 +447,7 @@ pub async fn paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuestion
     // Cached as an `Arc`, so an in-memory hit hands out a pointer rather than a copy of the paper.
     let paper: Arc<Vec<PaperQuestion>> = state
         .cache
-        .get_or_set(&keys::exam_questions(id), PAPER_TTL, || async move {
+        .get_or_set(&entry::paper(id).key, entry::paper(id).ttl, || async move {
             stats.paper_loads.fetch_add(1, Ordering::Relaxed);
             let mut conn = db.pool().acquire().await?;
             let slots = slot_views(&mut conn, id).await?;
@@ -487,4 +478,11 @@ pub async fn paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuestion
         })
         .await?;
     Ok(paper)
+}
+
+/// Drops the cached list of a user's exams (after a start, submit or score changes it).
+pub(crate) async fn forget_user_exams(cache: &Cache, user: UserId) {
+    if let Err(e) = cache.delete(&entry::user_exams(user).key).await {
+        tracing::warn!(%user, "cache invalidation failed: {e}");
+    }
 }

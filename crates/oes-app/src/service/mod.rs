@@ -2,11 +2,10 @@
 
 pub mod accounts;
 pub mod attempts;
-pub mod email;
 pub mod exams;
 pub mod leaderboard;
 pub mod monitoring;
 pub mod notifications;
 pub mod questions;
-pub mod rate_limit;
 pub mod results;
+pub mod scoring;

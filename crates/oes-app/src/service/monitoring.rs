@@ -23,7 +23,7 @@ use crate::state::AppState;
 
 /// The queues this platform always runs. A process also reports any other queue it runs a
 /// worker for, so a queue added later shows up without being listed here.
-pub use crate::jobs::QUEUES;
+pub use crate::queue::QUEUES;
 
 /// Largest page of failed jobs.
 pub const MAX_PAGE_SIZE: u32 = 100;

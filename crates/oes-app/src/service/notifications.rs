@@ -10,25 +10,20 @@
 //!   recipient twice (a unique index on `(notification_id, recipient)` backs this up). After
 //!   the commit the batch goes to the `email` queue at the notification priority (10), behind
 //!   verification and reset mail (1).
-//! - [`spawn_resume`] re-adds the job of every unfinished fan-out, so a fan-out lost with an
+//! - [`resume_unfinished`] (run by a sweep) re-adds the job of every unfinished fan-out, so a fan-out lost with an
 //!   in-process queue or with Redis still completes.
 //! - [`progress`] counts the notification's outbox rows by state.
 
 use std::collections::HashSet;
-use std::time::Duration;
-
-use oes_jobs::{Backoff, JobOptions};
 
 use crate::db::Db;
 use crate::domain::accounts::Email;
 use crate::domain::ids::{ExamId, UserId};
-use crate::jobs::JobRuntime;
-use crate::service::email::{EmailError, EmailMessage, Emails, SendOptions};
+use crate::email::{EmailError, EmailMessage, Emails};
+use crate::queue::{FanOut, JobRuntime};
 use crate::store::notifications::{self as store, AudienceKind, NewNotification, Recipient};
+use crate::unit_of_work::UnitOfWork;
 
-/// The queue and job name of the fan-out.
-pub const NOTIFY_QUEUE: &str = "notifications";
-pub const FAN_OUT_JOB: &str = "fan-out";
 /// Recipients written per transaction; bounds the fan-out's memory whatever the audience.
 pub const BATCH: i64 = 500;
 pub const MAX_SUBJECT_CHARS: usize = 200;
@@ -213,20 +208,9 @@ pub async fn create(
 }
 
 async fn enqueue(jobs: &JobRuntime, id: uuid::Uuid) -> Result<String, oes_jobs::JobError> {
-    let opts = JobOptions {
-        job_id: Some(format!("notify-{id}")),
-        attempts: 5,
-        backoff: Backoff::Exponential {
-            initial: Duration::from_secs(1),
-        },
-        ..JobOptions::default()
-    };
-    jobs.add(
-        NOTIFY_QUEUE,
-        FAN_OUT_JOB,
-        serde_json::json!({ "notificationId": id.to_string() }),
-        &opts,
-    )
+    jobs.add(&FanOut {
+        notification_id: id,
+    })
     .await
 }
 
@@ -246,7 +230,7 @@ pub async fn fan_out(
 ) -> Result<FanOutReport, NotificationError> {
     let mut report = FanOutReport::default();
     loop {
-        let mut tx = db.begin().await?;
+        let mut tx = UnitOfWork::begin(db, emails).await?;
         store::lock(&mut tx, id).await?;
         let Some(n) = store::get_in(&mut tx, id).await? else {
             return Err(NotificationError::NotFound);
@@ -275,18 +259,14 @@ pub async fn fan_out(
             tracing::info!(notification = %id, enqueued = n.enqueued, "notification fanned out");
             return Ok(report);
         };
-        let mut queued = Vec::with_capacity(page.len());
         for r in &page {
             let message = EmailMessage::AdminNotification {
                 name: r.name.clone(),
                 subject: n.subject.clone(),
                 body: n.body.clone(),
             };
-            let email = emails
-                .send_queued(&mut tx, &r.email, &message, &SendOptions::default())
-                .await?;
-            store::tag_outbox(&mut tx, email.id, id).await?;
-            queued.push(email);
+            let email = tx.send_email(&r.email, &message).await?;
+            store::tag_outbox(&mut tx, email, id).await?;
         }
         let written = i64::try_from(page.len()).unwrap_or(0);
         if !store::advance(&mut tx, id, cursor.as_deref(), &last, written).await? {
@@ -295,7 +275,6 @@ pub async fn fan_out(
             continue;
         }
         tx.commit().await?;
-        emails.dispatch(queued).await;
         report.batches += 1;
         report.written += u64::try_from(written).unwrap_or(0);
     }
@@ -358,26 +337,17 @@ pub async fn progress(db: &Db, id: uuid::Uuid) -> Result<Progress, NotificationE
     })
 }
 
-/// Re-adds the fan-out job of unfinished notifications now and every `every`. Adding is a
-/// no-op while the job exists, so this only revives fan-outs whose job was lost (an in-process
-/// queue at restart, a Redis without persistence).
-pub fn spawn_resume(db: Db, jobs: JobRuntime, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match store::unfinished(&db, 100).await {
-                Ok(ids) => {
-                    for id in ids {
-                        if let Err(e) = enqueue(&jobs, id).await {
-                            tracing::debug!(notification = %id, "fan-out not re-queued: {e}");
-                            break;
-                        }
-                    }
-                }
-                // Shutdown closes the pool under a pass that is still running.
-                Err(sqlx::Error::PoolClosed) => return,
-                Err(e) => tracing::warn!("notification resume: {e}"),
-            }
-            tokio::time::sleep(every).await;
+/// Re-adds the fan-out job of unfinished notifications; returns how many were handed to the
+/// queue. Adding is a no-op while the job exists, so this only revives fan-outs whose job was
+/// lost (an in-process queue at restart, a Redis without persistence).
+pub async fn resume_unfinished(db: &Db, jobs: &JobRuntime) -> Result<usize, sqlx::Error> {
+    let mut added = 0;
+    for id in store::unfinished(db, 100).await? {
+        if let Err(e) = enqueue(jobs, id).await {
+            tracing::debug!(notification = %id, "fan-out not re-queued: {e}");
+            break;
         }
-    })
+        added += 1;
+    }
+    Ok(added)
 }

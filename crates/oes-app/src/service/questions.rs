@@ -3,17 +3,12 @@
 //! with what the bank says now, so both are refused (409). Deleting a question still in a draft
 //! exam is refused too: remove it from the exam first.
 
-use std::time::Duration;
-
-use oes_cache::keys;
-
+use crate::cache_entries as entry;
 use crate::domain::ids::{QuestionId, UserId};
 use crate::domain::questions::{Question, QuestionInput};
 use crate::service::exams::ExamError;
 use crate::state::AppState;
 use crate::store::questions::{self as store, Filter};
-
-const QUESTION_TTL: Duration = Duration::from_secs(4 * 3600);
 
 pub const MAX_PAGE_SIZE: i64 = 100;
 
@@ -46,10 +41,14 @@ pub async fn get(state: &AppState, id: QuestionId) -> Result<Question, ExamError
     let db = state.db.clone();
     state
         .cache
-        .get_or_set_opt(&keys::question(id), QUESTION_TTL, || async move {
-            let mut conn = db.pool().acquire().await?;
-            store::get(&mut conn, id).await
-        })
+        .get_or_set_opt(
+            &entry::question(id).key,
+            entry::question(id).ttl,
+            || async move {
+                let mut conn = db.pool().acquire().await?;
+                store::get(&mut conn, id).await
+            },
+        )
         .await?
         .ok_or(ExamError::NotFound("question not found"))
 }
@@ -103,7 +102,7 @@ pub async fn delete(state: &AppState, id: QuestionId) -> Result<(), ExamError> {
 }
 
 async fn invalidate(state: &AppState, id: QuestionId) {
-    if let Err(e) = state.cache.delete(&keys::question(id)).await {
+    if let Err(e) = state.cache.delete(&entry::question(id).key).await {
         tracing::warn!(question = %id, "cache invalidation failed: {e}");
     }
 }

@@ -4,79 +4,22 @@
 //! carries no score and `/score` and `/analysis` answer 403; while scoring is pending, 202.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
-use oes_cache::{Cache, keys};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::cache_entries as entry;
 use crate::db::{Db, now_ms};
 use crate::domain::attempts::AttemptStatus;
 use crate::domain::exams::format_instant;
 use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId, UserId};
 use crate::domain::questions::QuestionType;
-use crate::domain::scoring::{as_number, score_question, total};
-use crate::service::attempts::{forget_user_exams, my_attempts};
+use crate::domain::scoring::as_number;
+use crate::service::attempts::my_attempts;
 use crate::service::exams::{self, ExamError, slot_views};
 use crate::state::AppState;
-use crate::store::attempts::{self as store, AttemptRow, Client, EventKind};
+use crate::store::attempts::{self as store, AttemptRow};
 use crate::store::exams::ExamRow;
-
-const RESULT_TTL: Duration = Duration::from_secs(2 * 3600);
-
-/// Scores a submitted attempt. True when this call recorded the score; false when it was
-/// already scored or is still in progress.
-pub async fn score_attempt(db: &Db, cache: &Cache, id: AttemptId) -> Result<bool, ExamError> {
-    let mut conn = db.pool().acquire().await?;
-    let attempt = store::get(&mut conn, id)
-        .await?
-        .ok_or(ExamError::NotFound("attempt not found"))?;
-    if attempt.status == AttemptStatus::InProgress || attempt.scored_at.is_some() {
-        return Ok(false);
-    }
-    let slots = slot_views(&mut conn, attempt.exam_id).await?;
-    let answers: HashMap<QuestionId, _> = store::answers(&mut conn, id)
-        .await?
-        .into_iter()
-        .map(|a| (a.question_id, a.answer))
-        .collect();
-    drop(conn);
-    let marks: Vec<(QuestionId, Decimal)> = slots
-        .iter()
-        .map(|v| {
-            let m = score_question(&v.question, v.slot.marks, answers.get(&v.question.id));
-            (v.question.id, m.round_dp(6))
-        })
-        .collect();
-    let score = total(marks.iter().map(|(_, m)| *m));
-    let now = now_ms();
-    let mut tx = db.begin().await?;
-    for (question, m) in &marks {
-        if answers.contains_key(question) {
-            store::set_answer_marks(&mut tx, id, *question, *m).await?;
-        }
-    }
-    let done = store::set_score(&mut tx, id, score, now).await?;
-    if !done {
-        // Someone else scored it meanwhile: keep their marks.
-        return Ok(false);
-    }
-    store::log_event(
-        &mut tx,
-        id,
-        EventKind::Scored,
-        now,
-        &Client::default(),
-        Some(&score.to_string()),
-    )
-    .await?;
-    tx.commit().await?;
-    forget_user_exams(cache, attempt.user_id).await;
-    if let Err(e) = cache.delete(&keys::result(id)).await {
-        tracing::warn!(attempt = %id, "cache invalidation failed: {e}");
-    }
-    Ok(true)
-}
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -97,6 +40,15 @@ pub struct ResultItem {
 
 fn released(exam: &ExamRow, attempt: &AttemptRow, now: i64) -> bool {
     attempt.status != AttemptStatus::InProgress && now >= exam.end_time
+}
+
+/// How far scoring has come for an exam: (finished attempts, scored attempts).
+pub async fn scoring_progress(db: &Db, exam: ExamId) -> Result<(i64, i64), ExamError> {
+    let mut conn = db.pool().acquire().await?;
+    let exam = exam.to_string();
+    let finished = crate::store::results::participants(&mut conn, &exam).await?;
+    let scored = crate::store::results::scored(&mut conn, &exam).await?;
+    Ok((finished, scored))
 }
 
 /// The student's attempts, newest first, with scores only where released.
@@ -282,9 +234,11 @@ pub async fn analysis(
     let attempt_id = attempt.id;
     let built: Option<Analysis> = state
         .cache
-        .get_or_set_opt(&keys::result(attempt_id), RESULT_TTL, || async move {
-            build_analysis(&db, &exam, attempt_id).await
-        })
+        .get_or_set_opt(
+            &entry::result(attempt_id).key,
+            entry::result(attempt_id).ttl,
+            || async move { build_analysis(&db, &exam, attempt_id).await },
+        )
         .await?;
     Ok(match built {
         Some(a) => Outcome::Ready(a),

@@ -37,7 +37,6 @@ impl AudienceKind {
 #[derive(Debug, Clone)]
 pub struct NotificationRow {
     pub id: uuid::Uuid,
-    pub created_by: Option<String>,
     pub audience: AudienceKind,
     pub exam_id: Option<String>,
     pub subject: String,
@@ -59,7 +58,6 @@ fn from_row(row: &AnyRow) -> Result<NotificationRow, sqlx::Error> {
     let status: String = row.try_get("status")?;
     Ok(NotificationRow {
         id: id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        created_by: row.try_get("created_by")?,
         audience: AudienceKind::parse(&audience),
         exam_id: row.try_get("exam_id")?,
         subject: row.try_get("subject")?,

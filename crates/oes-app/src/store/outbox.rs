@@ -41,7 +41,6 @@ pub struct OutboxRow {
     pub attempts: i64,
     pub last_error: Option<String>,
     pub created_at: i64,
-    pub enqueued_at: Option<i64>,
     pub sent_at: Option<i64>,
 }
 
@@ -60,7 +59,6 @@ fn from_row(row: &AnyRow) -> Result<OutboxRow, sqlx::Error> {
         attempts: row.try_get("attempts")?,
         last_error: row.try_get("last_error")?,
         created_at: row.try_get("created_at")?,
-        enqueued_at: row.try_get("enqueued_at")?,
         sent_at: row.try_get("sent_at")?,
     })
 }

@@ -69,21 +69,6 @@ pub async fn participants(conn: &mut AnyConnection, exam: &str) -> Result<i64, s
     .await
 }
 
-/// How many scored attempts beat `score` (competition rank = that + 1).
-pub async fn better_than(
-    conn: &mut AnyConnection,
-    exam: &str,
-    score: Decimal,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM exam_attempts WHERE exam_id = $1 AND scored_at IS NOT NULL AND CAST(score AS NUMERIC) > CAST($2 AS NUMERIC)",
-    )
-    .bind(exam)
-    .bind(score.to_string())
-    .fetch_one(conn)
-    .await
-}
-
 /// Attempts of an exam that have a score.
 pub async fn scored(conn: &mut AnyConnection, exam: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(

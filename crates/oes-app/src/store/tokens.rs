@@ -30,7 +30,6 @@ pub struct TokenRow {
     pub user_id: UserId,
     pub token_hash: String,
     pub new_email: Option<String>,
-    pub failed_tries: i64,
 }
 
 fn from_row(row: &sqlx::any::AnyRow) -> Result<TokenRow, sqlx::Error> {
@@ -40,7 +39,6 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<TokenRow, sqlx::Error> {
         user_id: user_id.parse().map_err(decode_err)?,
         token_hash: row.try_get("token_hash")?,
         new_email: row.try_get("new_email")?,
-        failed_tries: row.try_get("failed_tries")?,
     })
 }
 

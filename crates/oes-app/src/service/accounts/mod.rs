@@ -36,11 +36,12 @@ use crate::domain::accounts::{
     check_enrollment_number, check_full_name, check_new_password,
 };
 use crate::domain::ids::{SessionId, UserId};
-use crate::service::email::{EmailError, EmailMessage, QueuedEmail, SendOptions};
-use crate::service::rate_limit::Limited;
+use crate::email::{EmailError, EmailMessage};
+use crate::rate_limit::Limited;
 use crate::state::AppState;
 use crate::store::tokens::{self, Purpose};
 use crate::store::{profiles, sessions, users};
+use crate::unit_of_work::UnitOfWork;
 
 /// The accounts area's settings, read with the rest of [`crate::Config`].
 #[derive(Debug, Clone)]
@@ -166,13 +167,13 @@ impl AccountsConfig {
             rate_limit_per_ip: num(get, "RATE_LIMIT_PER_IP", 30, 1)?,
             rate_limit_per_account: num(get, "RATE_LIMIT_PER_ACCOUNT", 5, 1)?,
             verify_link_ttl: Duration::from_secs(
-                u64::from(crate::service::email::VERIFY_LINK_HOURS) * 3600,
+                u64::from(crate::domain::accounts::VERIFY_LINK_HOURS) * 3600,
             ),
             reset_code_ttl: Duration::from_secs(
-                u64::from(crate::service::email::RESET_CODE_MINUTES) * 60,
+                u64::from(crate::domain::accounts::RESET_CODE_MINUTES) * 60,
             ),
             email_change_ttl: Duration::from_secs(
-                u64::from(crate::service::email::VERIFY_LINK_HOURS) * 3600,
+                u64::from(crate::domain::accounts::VERIFY_LINK_HOURS) * 3600,
             ),
         })
     }
@@ -324,6 +325,36 @@ pub async fn create_user(
         return Err(AccountError::EmailTaken);
     }
     Ok(id)
+}
+
+/// Creates a verified account that no password opens (the load generator's students: it starts
+/// their sessions directly with [`start_session`]), skipping the cost of hashing.
+pub async fn create_passwordless_user(
+    db: &Db,
+    email: &str,
+    full_name: &str,
+    role: Role,
+) -> Result<UserId, AccountError> {
+    let email = Email::parse(email)?;
+    let full_name = check_full_name(full_name)?;
+    let id = UserId::new();
+    let mut conn = db.pool().acquire().await?;
+    // "!" is no PHC string, so every password check against it fails.
+    if !users::insert(&mut conn, id, email.as_str(), &full_name, "!", role, true).await? {
+        return Err(AccountError::EmailTaken);
+    }
+    Ok(id)
+}
+
+/// The id and role of the account with this email, if there is one.
+pub async fn find_user_by_email(
+    db: &Db,
+    email: &str,
+) -> Result<Option<(UserId, Role)>, AccountError> {
+    let mut conn = db.pool().acquire().await?;
+    Ok(users::find_by_email(&mut conn, email)
+        .await?
+        .map(|u| (u.id, u.role)))
 }
 
 /// The user behind a session token, if the session is live.

@@ -10,35 +10,26 @@ pub async fn forgot_password(
 ) -> Result<(), AccountError> {
     let email = Email::parse(email)?;
     limit(state, Action::Forgot, client, Some(email.as_str())).await?;
-    let mut tx = state.db.begin().await?;
-    let queued = match users::find_by_email(&mut tx, email.as_str()).await? {
-        Some(user) => {
-            tokens::void_all(&mut tx, user.id, Purpose::ResetPassword).await?;
-            let code = new_reset_code();
-            tokens::insert(
-                &mut tx,
-                user.id,
-                Purpose::ResetPassword,
-                &reset_code_hash(secret(state), user.id, &code),
-                None,
-                expires_in(state.config.accounts.reset_code_ttl),
-            )
-            .await?;
-            let message = EmailMessage::PasswordReset {
-                name: user.full_name.clone(),
-                code,
-            };
-            Some(
-                state
-                    .emails
-                    .send_queued(&mut tx, &user.email, &message, &SendOptions::default())
-                    .await?,
-            )
-        }
-        None => None,
-    };
+    let mut tx = state.begin().await?;
+    if let Some(user) = users::find_by_email(&mut tx, email.as_str()).await? {
+        tokens::void_all(&mut tx, user.id, Purpose::ResetPassword).await?;
+        let code = new_reset_code();
+        tokens::insert(
+            &mut tx,
+            user.id,
+            Purpose::ResetPassword,
+            &reset_code_hash(secret(state), user.id, &code),
+            None,
+            expires_in(state.config.accounts.reset_code_ttl),
+        )
+        .await?;
+        let message = EmailMessage::PasswordReset {
+            name: user.full_name.clone(),
+            code,
+        };
+        tx.send_email(&user.email, &message).await?;
+    }
     tx.commit().await?;
-    state.emails.dispatch(queued).await;
     Ok(())
 }
 
@@ -58,7 +49,7 @@ pub async fn reset_password(
     let email = Email::parse(input.email)?;
     check_new_password(input.new_password, "newPassword")?;
     limit(state, Action::Reset, client, Some(email.as_str())).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.begin().await?;
     let user = users::find_by_email(&mut tx, email.as_str())
         .await?
         .ok_or(AccountError::BadToken)?;
@@ -83,12 +74,8 @@ pub async fn reset_password(
     users::set_password(&mut tx, user.id, &hash).await?;
     sessions::revoke_all_for_user(&mut tx, user.id, None).await?;
     let notice = password_changed_notice(client, &user.full_name);
-    let queued = state
-        .emails
-        .send_queued(&mut tx, &user.email, &notice, &SendOptions::default())
-        .await?;
+    tx.send_email(&user.email, &notice).await?;
     tx.commit().await?;
-    state.emails.dispatch([queued]).await;
     Ok(())
 }
 
@@ -132,15 +119,11 @@ pub async fn change_password(
         return Err(AccountError::WrongPassword);
     }
     let hash = hash_password(new, state.config.accounts.hash).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.begin().await?;
     users::set_password(&mut tx, user_id, &hash).await?;
     sessions::revoke_all_for_user(&mut tx, user_id, Some(session_id)).await?;
     let notice = password_changed_notice(client, &user.full_name);
-    let queued = state
-        .emails
-        .send_queued(&mut tx, &user.email, &notice, &SendOptions::default())
-        .await?;
+    tx.send_email(&user.email, &notice).await?;
     tx.commit().await?;
-    state.emails.dispatch([queued]).await;
     Ok(())
 }

@@ -49,12 +49,10 @@ async fn load_profile(state: &AppState, user_id: UserId) -> Result<ProfileView, 
 
 /// The user's profile, through the cache.
 pub async fn get_profile(state: &AppState, user_id: UserId) -> Result<ProfileView, AccountError> {
-    let key = oes_cache::keys::user_profile(user_id);
+    let entry = crate::cache_entries::profile(user_id);
     match state
         .cache
-        .get_or_set(&key, oes_cache::keys::ttl::PROFILE, || {
-            load_profile(state, user_id)
-        })
+        .get_or_set(&entry.key, entry.ttl, || load_profile(state, user_id))
         .await
     {
         Ok(view) => Ok(view),
@@ -68,7 +66,7 @@ pub async fn get_profile(state: &AppState, user_id: UserId) -> Result<ProfileVie
 pub(super) async fn invalidate_profile(state: &AppState, user_id: UserId) {
     if let Err(e) = state
         .cache
-        .delete(&oes_cache::keys::user_profile(user_id))
+        .delete(&crate::cache_entries::profile(user_id).key)
         .await
     {
         tracing::warn!(%user_id, "profile cache not invalidated: {e}");
@@ -144,8 +142,7 @@ pub async fn request_email_change(
             message: "the new email address is the current one".to_owned(),
         }));
     }
-    let mut tx = state.db.begin().await?;
-    let mut queued = Vec::new();
+    let mut tx = state.begin().await?;
     if users::find_by_email(&mut tx, new_email.as_str())
         .await?
         .is_none()
@@ -166,30 +163,14 @@ pub async fn request_email_change(
             new_email: new_email.to_string(),
             link: link(state, "/confirm-email-change", &token),
         };
-        queued.push(
-            state
-                .emails
-                .send_queued(
-                    &mut tx,
-                    new_email.as_str(),
-                    &confirm,
-                    &SendOptions::default(),
-                )
-                .await?,
-        );
+        tx.send_email(new_email.as_str(), &confirm).await?;
     }
     let notice = EmailMessage::EmailChangeNotice {
         name: user.full_name.clone(),
         new_email: new_email.to_string(),
     };
-    queued.push(
-        state
-            .emails
-            .send_queued(&mut tx, &user.email, &notice, &SendOptions::default())
-            .await?,
-    );
+    tx.send_email(&user.email, &notice).await?;
     tx.commit().await?;
-    state.emails.dispatch(queued).await;
     Ok(())
 }
 

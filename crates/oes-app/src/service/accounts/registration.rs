@@ -2,18 +2,18 @@
 
 use super::*;
 
-/// Writes a fresh verification link for a user (voiding older ones) to the outbox.
+/// Sends a fresh verification link for a user (voiding older ones) when `tx` commits.
 async fn queue_verification(
     state: &AppState,
-    conn: &mut sqlx::AnyConnection,
+    tx: &mut UnitOfWork,
     user_id: UserId,
     email: &str,
     name: &str,
-) -> Result<QueuedEmail, AccountError> {
-    tokens::void_all(conn, user_id, Purpose::VerifyEmail).await?;
+) -> Result<(), AccountError> {
+    tokens::void_all(tx, user_id, Purpose::VerifyEmail).await?;
     let token = new_token();
     tokens::insert(
-        conn,
+        tx,
         user_id,
         Purpose::VerifyEmail,
         &token_hash(secret(state), &token),
@@ -25,10 +25,8 @@ async fn queue_verification(
         name: name.to_owned(),
         link: link(state, "/verify-email", &token),
     };
-    Ok(state
-        .emails
-        .send_queued(conn, email, &message, &SendOptions::default())
-        .await?)
+    tx.send_email(email, &message).await?;
+    Ok(())
 }
 
 pub struct SignupInput<'a> {
@@ -50,9 +48,9 @@ pub async fn signup(
     limit(state, Action::Signup, client, Some(email.as_str())).await?;
     // Hashed whether or not the email is free, so timing does not tell either.
     let hash = hash_password(input.password, state.config.accounts.hash).await?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = state.begin().await?;
     let id = UserId::new();
-    let queued = if users::insert(
+    if users::insert(
         &mut tx,
         id,
         email.as_str(),
@@ -63,24 +61,20 @@ pub async fn signup(
     )
     .await?
     {
-        Some(queue_verification(state, &mut tx, id, email.as_str(), &full_name).await?)
-    } else {
-        match users::find_by_email(&mut tx, email.as_str()).await? {
-            Some(existing) if !existing.email_verified => Some(
-                queue_verification(
-                    state,
-                    &mut tx,
-                    existing.id,
-                    &existing.email,
-                    &existing.full_name,
-                )
-                .await?,
-            ),
-            _ => None,
-        }
-    };
+        queue_verification(state, &mut tx, id, email.as_str(), &full_name).await?;
+    } else if let Some(existing) = users::find_by_email(&mut tx, email.as_str()).await?
+        && !existing.email_verified
+    {
+        queue_verification(
+            state,
+            &mut tx,
+            existing.id,
+            &existing.email,
+            &existing.full_name,
+        )
+        .await?;
+    }
     tx.commit().await?;
-    state.emails.dispatch(queued).await;
     Ok(())
 }
 
@@ -192,14 +186,12 @@ pub async fn resend_verification(
 ) -> Result<(), AccountError> {
     let email = Email::parse(email)?;
     limit(state, Action::Resend, client, Some(email.as_str())).await?;
-    let mut tx = state.db.begin().await?;
-    let queued = match users::find_by_email(&mut tx, email.as_str()).await? {
-        Some(user) if !user.email_verified => {
-            Some(queue_verification(state, &mut tx, user.id, &user.email, &user.full_name).await?)
-        }
-        _ => None,
-    };
+    let mut tx = state.begin().await?;
+    if let Some(user) = users::find_by_email(&mut tx, email.as_str()).await?
+        && !user.email_verified
+    {
+        queue_verification(state, &mut tx, user.id, &user.email, &user.full_name).await?;
+    }
     tx.commit().await?;
-    state.emails.dispatch(queued).await;
     Ok(())
 }

@@ -1,10 +1,11 @@
 //! The email pipeline: every email goes through the outbox and the `email` queue; a request never
 //! waits on SMTP. Mirrors the seed's `sendEmail` (`send_direct`), `sendEmailQueued`
-//! (`send_queued` + `dispatch`) and `getEmailJobStatus` (`status`).
+//! (`UnitOfWork::send_email`) and `getEmailJobStatus` (`status`).
 //!
-//! `send_queued` writes an outbox row on the caller's transaction. After the commit the caller
-//! hands the ids to `dispatch`, which adds one `send-email` job per row (job id = outbox id, data
-//! `{outboxId}`: no secret sits in Redis). If that fails (Redis down), the relay adds the job later.
+//! Services send an email with one call on their unit of work ([`crate::unit_of_work`]), which
+//! writes an outbox row on its transaction and, after the commit, hands the row to `dispatch`:
+//! one `send-email` job per row (job id from the outbox id, data `{outboxId}`: no secret sits in
+//! Redis). If that fails (Redis down), the relay adds the job later.
 //! The worker renders the email from the row, sends it and marks the row sent (clearing its
 //! parameters); a redelivered job whose row is already sent does nothing.
 
@@ -16,8 +17,9 @@ use oes_mail::{MailError, Mailer};
 use sqlx::AnyConnection;
 
 use crate::db::{Db, now_ms};
+use crate::domain::accounts::{RESET_CODE_MINUTES, VERIFY_LINK_HOURS};
 use crate::domain::ids::OutboxId;
-use crate::jobs::{EMAIL_QUEUE, JobRuntime, SEND_EMAIL_JOB};
+use crate::queue::{Job, JobRuntime, SendEmail};
 use crate::store::outbox::{self, OutboxRow, OutboxStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,10 +71,6 @@ pub enum EmailMessage {
         body: String,
     },
 }
-
-/// Lifetimes stated in the emails; the account service enforces the same figures.
-pub const VERIFY_LINK_HOURS: u32 = 24;
-pub const RESET_CODE_MINUTES: u32 = 15;
 
 impl EmailMessage {
     /// BullMQ priority (lower is more urgent): account emails first, bulk mail last.
@@ -248,9 +246,9 @@ impl Emails {
         &self.inner.policy
     }
 
-    /// Writes the email to the outbox on the caller's transaction. Call [`Emails::dispatch`]
-    /// with the returned id after the commit.
-    pub async fn send_queued(
+    /// Writes the email to the outbox on the caller's transaction; [`Emails::dispatch`] queues
+    /// it after the commit. Services call this through their unit of work.
+    pub(crate) async fn send_queued(
         &self,
         conn: &mut AnyConnection,
         to: &str,
@@ -272,7 +270,7 @@ impl Emails {
     fn job_options(&self, id: OutboxId, priority: u32, options: &SendOptions) -> JobOptions {
         let policy = &self.inner.policy;
         JobOptions {
-            job_id: Some(job_id(id)),
+            job_id: SendEmail::Outbox(id).id(),
             priority: Some(priority),
             delay: options.delay,
             attempts: options.attempts.unwrap_or(policy.attempts),
@@ -283,18 +281,17 @@ impl Emails {
 
     /// Puts committed outbox rows on the queue. Never fails the caller: a row that cannot be
     /// enqueued now stays PENDING and the relay enqueues it later.
-    pub async fn dispatch(&self, emails: impl IntoIterator<Item = QueuedEmail>) {
+    pub(crate) async fn dispatch(&self, emails: impl IntoIterator<Item = QueuedEmail>) {
         for email in emails {
             self.enqueue(email.id, &email.options).await;
         }
     }
 
     async fn enqueue(&self, id: OutboxId, options: &JobOptions) -> bool {
-        let data = serde_json::json!({ "outboxId": id.to_string() });
         match self
             .inner
             .jobs
-            .add(EMAIL_QUEUE, SEND_EMAIL_JOB, data, options)
+            .add_with(&SendEmail::Outbox(id), options.clone())
             .await
         {
             Ok(_) => {
@@ -331,29 +328,9 @@ impl Emails {
         Ok(handed)
     }
 
-    /// Runs the relay until the task is aborted. In embedded mode the queue lives in memory, so
-    /// the first pass re-adds every unsent row (the previous process's queue is gone).
-    pub fn spawn_relay(&self) -> tokio::task::JoinHandle<()> {
-        let emails = self.clone();
-        tokio::spawn(async move {
-            let mut first = true;
-            loop {
-                let requeue_ms = i64::try_from(emails.inner.policy.requeue_after.as_millis())
-                    .unwrap_or(i64::MAX);
-                let queued_before = if first && emails.inner.jobs.is_embedded() {
-                    now_ms() + 1
-                } else {
-                    now_ms().saturating_sub(requeue_ms)
-                };
-                match emails.relay_once(queued_before).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(count = n, "outbox relay enqueued emails"),
-                    Err(e) => tracing::warn!("outbox relay: {e}"),
-                }
-                first = false;
-                tokio::time::sleep(emails.inner.policy.relay_every).await;
-            }
-        })
+    /// True when the queue lives in this process: it starts empty at every start-up.
+    pub fn queue_is_in_process(&self) -> bool {
+        self.inner.jobs.is_embedded()
     }
 
     /// Sends now, bypassing the queue (the worker's path, and tools').
@@ -414,7 +391,11 @@ impl Emails {
             .await?
             .ok_or(EmailError::NotFound)?;
         let job: Option<JobInfo> = match self.inner.jobs.backend().await {
-            Some(backend) => backend.job(EMAIL_QUEUE, &job_id(id)).await.ok().flatten(),
+            Some(backend) => backend
+                .job(SendEmail::QUEUE.name(), &SendEmail::outbox_job_id(id))
+                .await
+                .ok()
+                .flatten(),
             None => None,
         };
         Ok(EmailStatus {
@@ -430,6 +411,11 @@ impl Emails {
     }
 }
 
+/// The outbox's rows counted by state (`oes queue stats`).
+pub async fn outbox_counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    outbox::count_by_status(db).await
+}
+
 /// What `deliver` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery {
@@ -443,11 +429,6 @@ pub enum Delivery {
 pub struct QueuedEmail {
     pub id: OutboxId,
     options: JobOptions,
-}
-
-/// The job id of an outbox row. BullMQ ids must not be plain integers or contain `:`.
-pub fn job_id(id: OutboxId) -> String {
-    format!("email-{id}")
 }
 
 #[cfg(test)]

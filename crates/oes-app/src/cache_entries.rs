@@ -1,0 +1,91 @@
+//! Every entry the platform keeps in the cache: its key (the Node seed's shapes, spelled by
+//! [`oes_cache::keys`]) and how long it lives, in one place.
+//!
+//! Only what is safe to share is cached: published papers without answer keys, and per-user
+//! entries keyed by the user's id and served only to that user.
+
+use std::time::Duration;
+
+use oes_cache::keys;
+
+use crate::domain::ids::{AttemptId, ExamId, QuestionId, UserId};
+
+/// One cache entry: where it lives and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key: String,
+    pub ttl: Duration,
+}
+
+/// An exam's details, as students may see them (a draft reads as no exam).
+pub fn exam(id: ExamId) -> Entry {
+    Entry {
+        key: keys::exam(id),
+        ttl: keys::ttl::STATIC,
+    }
+}
+
+/// The list of published exams.
+pub fn exams_all() -> Entry {
+    Entry {
+        key: keys::exams_all(),
+        ttl: keys::ttl::LIST,
+    }
+}
+
+/// A published exam's paper. Published papers are frozen, so it may live longer than other
+/// static data; every edit path invalidates it anyway.
+pub fn paper(id: ExamId) -> Entry {
+    Entry {
+        key: keys::exam_questions(id),
+        ttl: Duration::from_secs(6 * 3600),
+    }
+}
+
+/// One question of the bank (admins only).
+pub fn question(id: QuestionId) -> Entry {
+    Entry {
+        key: keys::question(id),
+        ttl: Duration::from_secs(4 * 3600),
+    }
+}
+
+/// A user's profile, served only to that user.
+pub fn profile(user: UserId) -> Entry {
+    Entry {
+        key: keys::user_profile(user),
+        ttl: keys::ttl::PROFILE,
+    }
+}
+
+/// A scored attempt's result, served only to its student.
+pub fn result(attempt: AttemptId) -> Entry {
+    Entry {
+        key: keys::result(attempt),
+        ttl: keys::ttl::RESULT,
+    }
+}
+
+/// The exams a user has attempted, with their status.
+pub fn user_exams(user: UserId) -> Entry {
+    Entry {
+        key: keys::user_exams(user),
+        ttl: keys::ttl::LIST,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_keep_the_seed_key_shapes() {
+        let exam_id = ExamId::new();
+        assert_eq!(exam(exam_id).key, format!("exam:{exam_id}"));
+        assert_eq!(paper(exam_id).key, format!("exam:{exam_id}:questions"));
+        assert_eq!(exams_all().key, "exams:all");
+        let user = UserId::new();
+        assert_eq!(profile(user).key, format!("user:{user}:profile"));
+        assert_eq!(user_exams(user).key, format!("user:{user}:exams"));
+    }
+}
