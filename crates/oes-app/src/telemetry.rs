@@ -32,7 +32,8 @@ use crate::config::LogFormat;
 /// level although logs leave it out by default.
 pub const REQUEST_SPAN_TARGET: &str = "oes_app::http::request";
 
-/// How long stopping waits for the last spans to reach the collector.
+/// How long one export may take, and how long stopping waits for the last spans to reach
+/// the collector: a hung collector must not hold up a shutdown.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Installs the global subscriber once; `RUST_LOG` overrides the default level.
@@ -68,6 +69,7 @@ impl TraceExport {
             .with_http()
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(traces_url(endpoint).as_str())
+            .with_timeout(FLUSH_TIMEOUT)
             .build()
             .map_err(|e| TraceExportError(e.to_string()))?;
         // The batch processor that runs on Tokio: the client is hyper's async one, and the
@@ -102,13 +104,16 @@ impl TraceExport {
         let provider = self.provider;
         // The SDK waits for its export task synchronously; off the async threads, that task
         // can still run (also on a single-threaded runtime).
-        let result =
-            tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(FLUSH_TIMEOUT))
-                .await;
-        match result {
-            Ok(Ok(())) => tracing::info!("trace export flushed"),
-            Ok(Err(e)) => tracing::warn!("trace export did not flush cleanly: {e}"),
-            Err(e) => tracing::warn!("trace export shutdown failed: {e}"),
+        // The processor on Tokio ignores the timeout it is given, hence the outer one.
+        let flush = tokio::task::spawn_blocking(move || provider.shutdown());
+        match tokio::time::timeout(FLUSH_TIMEOUT, flush).await {
+            Ok(Ok(Ok(()))) => tracing::info!("trace export flushed"),
+            Ok(Ok(Err(e))) => tracing::warn!("trace export did not flush cleanly: {e}"),
+            Ok(Err(e)) => tracing::warn!("trace export shutdown failed: {e}"),
+            Err(_) => tracing::warn!(
+                timeout = ?FLUSH_TIMEOUT,
+                "trace export still flushing at the deadline: remaining spans dropped"
+            ),
         }
     }
 }

@@ -215,6 +215,48 @@ async fn two_servers_in_one_process_export_only_their_own_requests() {
     );
 }
 
+#[tokio::test]
+async fn a_collector_that_never_answers_does_not_hold_up_requests_or_shutdown() {
+    // Accepts connections and reads nothing, answers nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let endpoint = format!("http://{}", listener.local_addr().expect("address"));
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let db = TestDb::new(Backend::Sqlite).await;
+    let config = support::config(
+        &db.url,
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
+    );
+    let server = RunningServer::start(config, Router::new())
+        .await
+        .expect("server starts");
+
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        assert_eq!(get(&server, "/api/health").await, 200);
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "requests waited for the collector: {:?}",
+        started.elapsed()
+    );
+    let stopping = std::time::Instant::now();
+    stop(server).await;
+    // The flush gives up after 5 s (the exporter's own default would be 10 s).
+    assert!(
+        stopping.elapsed() < std::time::Duration::from_secs(8),
+        "shutdown took {:?}",
+        stopping.elapsed()
+    );
+    hold.abort();
+}
+
 #[test]
 fn the_endpoint_must_be_a_plain_http_url() {
     for bad in ["https://collector.example.com:4318", "not a url"] {
