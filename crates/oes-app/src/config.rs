@@ -396,6 +396,14 @@ impl Config {
                             "must be an http:// URL (for example http://localhost:4318)",
                         ));
                     }
+                    // Exporter errors quote the endpoint; credentials belong in the standard
+                    // OTEL_EXPORTER_OTLP_HEADERS, which is never logged.
+                    if !url.username().is_empty() || url.password().is_some() {
+                        return Err(bad(
+                            "OTEL_EXPORTER_OTLP_ENDPOINT",
+                            "must not carry credentials (use OTEL_EXPORTER_OTLP_HEADERS)",
+                        ));
+                    }
                     Ok(url)
                 })
                 .transpose()?,

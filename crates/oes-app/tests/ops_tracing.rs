@@ -258,8 +258,12 @@ async fn a_collector_that_never_answers_does_not_hold_up_requests_or_shutdown() 
 }
 
 #[test]
-fn the_endpoint_must_be_a_plain_http_url() {
-    for bad in ["https://collector.example.com:4318", "not a url"] {
+fn the_endpoint_must_be_a_plain_http_url_without_credentials() {
+    for bad in [
+        "https://collector.example.com:4318",
+        "not a url",
+        "http://user:hunter2@collector:4318",
+    ] {
         let vars = [("OTEL_EXPORTER_OTLP_ENDPOINT", bad)];
         let err = oes_app::Config::from_lookup(|k| {
             vars.iter()
@@ -268,5 +272,6 @@ fn the_endpoint_must_be_a_plain_http_url() {
         })
         .expect_err("refused");
         assert_eq!(err.var, "OTEL_EXPORTER_OTLP_ENDPOINT", "{bad}");
+        assert!(!err.problem.contains("hunter2"), "{}", err.problem);
     }
 }
