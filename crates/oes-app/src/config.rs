@@ -132,6 +132,9 @@ pub struct Config {
     pub accounts: crate::service::accounts::AccountsConfig,
     /// `METRICS_TOKEN`: the Bearer token `/metrics` requires; unset, `/metrics` answers 404.
     pub metrics_token: Option<Secret>,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the OTLP/HTTP collector base URL (`/v1/traces` is added)
+    /// that request traces go to; unset, nothing is exported.
+    pub otlp_endpoint: Option<Url>,
 }
 
 /// The development secret: sessions survive restarts in development, and production refuses it.
@@ -380,6 +383,30 @@ impl Config {
             )?,
             warnings,
             metrics_token: get("METRICS_TOKEN").map(Secret),
+            otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .map(|raw| {
+                    let url = Url::parse(&raw).map_err(|e| {
+                        bad("OTEL_EXPORTER_OTLP_ENDPOINT", format!("is not a URL: {e}"))
+                    })?;
+                    // The exporter's client speaks plain HTTP (no TLS stack is built in); a
+                    // collector or agent on the host or alongside it is the expected peer.
+                    if url.scheme() != "http" {
+                        return Err(bad(
+                            "OTEL_EXPORTER_OTLP_ENDPOINT",
+                            "must be an http:// URL (for example http://localhost:4318)",
+                        ));
+                    }
+                    // Exporter errors quote the endpoint; credentials belong in the standard
+                    // OTEL_EXPORTER_OTLP_HEADERS, which is never logged.
+                    if !url.username().is_empty() || url.password().is_some() {
+                        return Err(bad(
+                            "OTEL_EXPORTER_OTLP_ENDPOINT",
+                            "must not carry credentials (use OTEL_EXPORTER_OTLP_HEADERS)",
+                        ));
+                    }
+                    Ok(url)
+                })
+                .transpose()?,
         })
     }
 

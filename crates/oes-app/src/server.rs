@@ -5,7 +5,9 @@
 //! what started and in which mode. A failed step releases what the earlier steps started and
 //! returns the cause. Shutdown (SIGINT or SIGTERM): stop accepting connections and let in-flight
 //! requests finish (bounded by `SHUTDOWN_TIMEOUT_SECS`), let workers finish their active jobs
-//! (bounded by `WORKER_SHUTDOWN_TIMEOUT_SECS`), then close Redis and the database.
+//! (bounded by `WORKER_SHUTDOWN_TIMEOUT_SECS`), then close Redis and the database. When
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, the trace export starts with HTTP and is flushed once
+//! HTTP has stopped.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ use crate::queue::JobRuntime;
 use crate::rate_limit::RateLimiter;
 use crate::redis_link::RedisLink;
 use crate::state::AppState;
+use crate::telemetry::{TraceExport, TraceExportError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -34,6 +37,8 @@ pub enum StartupError {
     Cache(#[from] oes_cache::CacheError),
     #[error("mail: {0}")]
     Mail(#[from] oes_mail::MailError),
+    #[error(transparent)]
+    TraceExport(#[from] TraceExportError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -193,6 +198,7 @@ impl Services {
 pub struct RunningServer {
     local_addr: SocketAddr,
     services: Services,
+    trace_export: Option<TraceExport>,
     stop_http: watch::Sender<bool>,
     http: JoinHandle<std::io::Result<()>>,
 }
@@ -216,7 +222,23 @@ impl RunningServer {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
-        let app = crate::http::router(services.state.clone(), extra_routes);
+        let trace_export = match &services.state.config.otlp_endpoint {
+            None => None,
+            Some(endpoint) => {
+                match TraceExport::start(endpoint, services.state.config.log_format) {
+                    Ok(export) => Some(export),
+                    Err(e) => {
+                        services.stop().await;
+                        return Err(e.into());
+                    }
+                }
+            }
+        };
+        let mut app = crate::http::router(services.state.clone(), extra_routes);
+        if let Some(export) = &trace_export {
+            app = crate::http::with_trace_export(app, export.dispatch());
+            tracing::info!("trace export started (OTLP/HTTP)");
+        }
         let (stop_http, mut stop_rx) = watch::channel(false);
         let http = tokio::spawn(async move {
             axum::serve(
@@ -232,6 +254,7 @@ impl RunningServer {
         Ok(RunningServer {
             local_addr,
             services,
+            trace_export,
             stop_http,
             http,
         })
@@ -249,6 +272,7 @@ impl RunningServer {
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> std::io::Result<()> {
         let RunningServer {
             services,
+            trace_export,
             stop_http,
             mut http,
             ..
@@ -279,6 +303,10 @@ impl RunningServer {
                 }
             }
         };
+        // After HTTP: the last requests' spans are complete and go out in this flush.
+        if let Some(export) = trace_export {
+            export.shutdown().await;
+        }
         services.stop().await;
         tracing::info!("shutdown complete");
         outcome

@@ -254,3 +254,56 @@ async fn job_outcomes_and_durations_follow_the_workers() {
     assert!(get("oes_job_duration_seconds_sum{queue=\"email\"}").is_some_and(|s| s > 0.0));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn each_server_in_a_process_counts_only_its_own_requests_in_the_same_buckets_as_before() {
+    let first = App::start(Backend::Sqlite, &[("METRICS_TOKEN", TOKEN)]).await;
+    let second = App::start(Backend::Sqlite, &[("METRICS_TOKEN", TOKEN)]).await;
+    let labels = "route=\"/api/health\",method=\"GET\",status=\"200\"";
+    for _ in 0..2 {
+        let resp = first
+            .http
+            .get(format!("{}/api/health", first.base))
+            .send()
+            .await
+            .expect("health answers");
+        assert_eq!(resp.status(), 200);
+    }
+
+    let (_, first_text, _) = scrape(&first, Some(TOKEN)).await;
+    let (_, second_text, _) = scrape(&second, Some(TOKEN)).await;
+    let (first_samples, second_samples) = (parse(&first_text), parse(&second_text));
+    assert_eq!(
+        first_samples
+            .get(&format!("oes_http_requests_total{{{labels}}}"))
+            .copied(),
+        Some(2.0),
+        "{first_text}"
+    );
+    assert!(
+        !second_samples.contains_key(&format!("oes_http_requests_total{{{labels}}}")),
+        "{second_text}"
+    );
+    assert!(first_text.contains("# TYPE oes_http_request_duration_seconds histogram"));
+    assert!(first_text.contains("# TYPE oes_http_requests_total counter"));
+    assert!(first_text.contains("# TYPE oes_job_duration_seconds summary"));
+    let le: Vec<&str> = first_text
+        .lines()
+        .filter(|l| {
+            l.starts_with(&format!(
+                "oes_http_request_duration_seconds_bucket{{{labels},"
+            ))
+        })
+        .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(
+        le,
+        [
+            "0.001", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+            "+Inf"
+        ],
+        "{first_text}"
+    );
+    first.stop().await;
+    second.stop().await;
+}

@@ -3,18 +3,27 @@
 //!
 //! Requests are labelled by the matched route template (`/api/exams/{id}`), never the raw URL,
 //! so the number of series stays bounded; unmatched requests share one `unmatched` label.
-//! Counters live in a [`HttpMetrics`] owned by the router rather than in a process-wide
-//! recorder, so two servers in one process (tests, `serve` with workers) never mix figures.
-//! Everything else is read at scrape time: cache counters, queue counts (one bounded Redis
-//! call per queue), worker counters and database pool use.
+//!
+//! Two recorders of `metrics-exporter-prometheus`, neither installed globally:
+//! - one per router ([`HttpMetrics`]) for the request counters and latency histograms, fed
+//!   through `metrics::with_local_recorder`. A process-wide recorder would mix the figures of
+//!   every app in the process (tests start many; `serve` and its workers share one), so each
+//!   router owns its own and its `/metrics` shows only its own traffic;
+//! - one per scrape for what is read at scrape time (cache counters, queue counts with one
+//!   bounded Redis call per queue, worker counters, database pool use). A fresh snapshot means
+//!   a series disappears when its source does (no `oes_queue_jobs` while the queue is down)
+//!   instead of repeating a stale value.
+//!
+//! The request path takes no mutex: counters are atomics, histogram samples go to a lock-free
+//! bucket, and finding a series' handle is a shared read of one shard of the recorder's
+//! registry (a write only the first time a route/method/status combination is seen).
 //!
 //! Not public: the endpoint answers 404 unless `METRICS_TOKEN` is set, then requires it as a
-//! Bearer token.
+//! Bearer token. Without a token nothing is recorded at all.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -22,10 +31,13 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+use oes_jobs::WorkerStats;
 use subtle::ConstantTimeEq;
 
 use crate::http::ApiError;
-use crate::service::monitoring;
+use crate::service::monitoring::{self, QueuesOverview};
 use crate::state::AppState;
 
 /// Upper bounds of the latency histogram's buckets, in seconds.
@@ -33,49 +45,84 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct SeriesKey {
-    route: String,
-    method: &'static str,
-    status: u16,
-}
+const REQUESTS: &str = "oes_http_requests_total";
+const REQUEST_DURATION: &str = "oes_http_request_duration_seconds";
 
-#[derive(Debug, Default, Clone)]
-struct Series {
-    count: u64,
-    sum_seconds: f64,
-    /// Non-cumulative: `buckets[i]` counts requests in `(BUCKETS[i-1], BUCKETS[i]]`.
-    buckets: [u64; BUCKETS.len()],
-}
+/// Histogram samples wait in a lock-free bucket until a scrape or this upkeep folds them into
+/// the buckets; without it an unscraped server would keep every sample.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// HTTP request counters and latency histograms of one router.
+/// HTTP request counters and latency histograms of one router; empty when metrics are off.
 #[derive(Debug, Clone, Default)]
 pub struct HttpMetrics {
-    series: Arc<Mutex<BTreeMap<SeriesKey, Series>>>,
+    recorder: Option<Arc<PrometheusRecorder>>,
 }
 
 impl HttpMetrics {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn observe(&self, key: SeriesKey, seconds: f64) {
-        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
-        let s = series.entry(key).or_default();
-        s.count += 1;
-        s.sum_seconds += seconds;
-        if let Some(i) = BUCKETS.iter().position(|le| seconds <= *le) {
-            s.buckets[i] += 1;
+    /// A recorder of this router's own, when `/metrics` is enabled.
+    pub fn new(enabled: bool) -> Self {
+        if !enabled {
+            return Self::default();
+        }
+        let recorder = match PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), &BUCKETS)
+        {
+            Ok(builder) => builder.build_recorder(),
+            // Only an empty bucket list is refused, and BUCKETS is a non-empty constant.
+            Err(e) => unreachable!("latency buckets refused: {e}"),
+        };
+        let recorder = Arc::new(recorder);
+        metrics::with_local_recorder(recorder.as_ref(), || {
+            describe_counter!(
+                REQUESTS,
+                "HTTP requests by route template, method and status."
+            );
+            describe_histogram!(
+                REQUEST_DURATION,
+                "Time from routing to response headers, by route template, method and status."
+            );
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(upkeep(Arc::downgrade(&recorder)));
+        }
+        Self {
+            recorder: Some(recorder),
         }
     }
 
-    fn snapshot(&self) -> Vec<(SeriesKey, Series)> {
-        self.series
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+    fn observe(&self, route: String, method: &'static str, status: StatusCode, seconds: f64) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        let labels = [
+            ("route", route),
+            ("method", method.to_owned()),
+            ("status", status.as_u16().to_string()),
+        ];
+        metrics::with_local_recorder(recorder.as_ref(), || {
+            counter!(REQUESTS, &labels).increment(1);
+            histogram!(REQUEST_DURATION, &labels).record(seconds);
+        });
+    }
+
+    fn render(&self) -> String {
+        self.recorder
+            .as_ref()
+            .map(|r| r.handle().render())
+            .unwrap_or_default()
+    }
+}
+
+/// Runs until the router (and with it the recorder) is gone.
+async fn upkeep(recorder: Weak<PrometheusRecorder>) {
+    let mut tick = tokio::time::interval(UPKEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(recorder) = recorder.upgrade() else {
+            return;
+        };
+        recorder.handle().run_upkeep();
     }
 }
 
@@ -88,6 +135,9 @@ pub fn routes(metrics: HttpMetrics) -> Router<AppState> {
 
 /// The middleware: measures each request once it has been routed.
 pub async fn track(State(metrics): State<HttpMetrics>, req: Request, next: Next) -> Response {
+    if metrics.recorder.is_none() {
+        return next.run(req).await;
+    }
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -96,11 +146,9 @@ pub async fn track(State(metrics): State<HttpMetrics>, req: Request, next: Next)
     let started = Instant::now();
     let response = next.run(req).await;
     metrics.observe(
-        SeriesKey {
-            route,
-            method,
-            status: response.status().as_u16(),
-        },
+        route,
+        method,
+        response.status(),
         started.elapsed().as_secs_f64(),
     );
     response
@@ -157,157 +205,99 @@ async fn scrape(
         .into_response())
 }
 
-/// Label values are quoted; backslash, quote and newline must be escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// What is read from the rest of the process at scrape time.
+struct Snapshot {
+    cache: oes_cache::CacheStats,
+    queues: Option<QueuesOverview>,
+    workers: Vec<(String, WorkerStats)>,
+    pool: (u32, usize, u32),
 }
 
-/// Writes one metric family's header.
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// The whole exposition.
-pub async fn render(state: &AppState, metrics: &HttpMetrics) -> String {
-    let mut out = String::new();
-    render_http(&mut out, metrics);
-    render_cache(&mut out, state);
-    render_queues(&mut out, state).await;
-    render_pool(&mut out, state);
-    out
-}
-
-fn render_http(out: &mut String, metrics: &HttpMetrics) {
-    let series = metrics.snapshot();
-    family(
-        out,
-        "oes_http_requests_total",
-        "counter",
-        "HTTP requests by route template, method and status.",
-    );
-    for (k, s) in &series {
-        let _ = writeln!(
-            out,
-            "oes_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}",
-            escape(&k.route),
-            k.method,
-            k.status,
-            s.count
-        );
-    }
-    family(
-        out,
-        "oes_http_request_duration_seconds",
-        "histogram",
-        "Time from routing to response headers, by route template, method and status.",
-    );
-    for (k, s) in &series {
-        let labels = format!(
-            "route=\"{}\",method=\"{}\",status=\"{}\"",
-            escape(&k.route),
-            k.method,
-            k.status
-        );
-        let mut cumulative = 0;
-        for (le, n) in BUCKETS.iter().zip(s.buckets) {
-            cumulative += n;
-            let _ = writeln!(
-                out,
-                "oes_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
-            );
+impl Snapshot {
+    async fn read(state: &AppState) -> Snapshot {
+        Snapshot {
+            cache: state.cache.stats(),
+            queues: monitoring::queues(state).await.ok(),
+            workers: state.jobs.worker_stats().await,
+            pool: state.db.pool_usage(),
         }
-        let _ = writeln!(
-            out,
-            "oes_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-            s.count
-        );
-        let _ = writeln!(
-            out,
-            "oes_http_request_duration_seconds_sum{{{labels}}} {}",
-            s.sum_seconds
-        );
-        let _ = writeln!(
-            out,
-            "oes_http_request_duration_seconds_count{{{labels}}} {}",
-            s.count
-        );
     }
-}
 
-fn render_cache(out: &mut String, state: &AppState) {
-    let s = state.cache.stats();
-    family(
-        out,
-        "oes_cache_hits_total",
-        "counter",
-        "Cache reads served, by tier (l1: in-process, l2: Redis).",
-    );
-    let _ = writeln!(out, "oes_cache_hits_total{{tier=\"l1\"}} {}", s.l1_hits);
-    let _ = writeln!(out, "oes_cache_hits_total{{tier=\"l2\"}} {}", s.l2_hits);
-    let counters: [(&str, &str, u64); 9] = [
-        (
-            "oes_cache_misses_total",
-            "Cache reads that found nothing in either tier.",
-            s.misses,
-        ),
-        ("oes_cache_loads_total", "Loader runs.", s.loads),
-        (
-            "oes_cache_load_errors_total",
-            "Loader runs that failed.",
-            s.load_errors,
-        ),
-        (
-            "oes_cache_coalesced_waits_total",
-            "Reads that waited for another read's load of the same key.",
-            s.coalesced_waits,
-        ),
-        (
-            "oes_cache_redis_errors_total",
-            "Cache Redis commands that failed.",
-            s.redis_errors,
-        ),
-        (
-            "oes_cache_redis_timeouts_total",
-            "Cache Redis commands abandoned after the cache timeout.",
-            s.redis_timeouts,
-        ),
-        (
-            "oes_cache_serde_errors_total",
-            "Cached values that could not be encoded or decoded.",
-            s.serde_errors,
-        ),
-        (
-            "oes_cache_invalidations_sent_total",
-            "Invalidations published to other processes.",
-            s.invalidations_sent,
-        ),
-        (
-            "oes_cache_invalidations_received_total",
-            "Invalidations from other processes applied here.",
-            s.invalidations_received,
-        ),
-    ];
-    for (name, help, value) in counters {
-        family(out, name, "counter", help);
-        let _ = writeln!(out, "{name} {value}");
+    /// Records the snapshot into the current (scrape-local) recorder.
+    fn record(&self) {
+        self.record_cache();
+        self.record_queues();
+        self.record_workers();
+        self.record_pool();
     }
-}
 
-async fn render_queues(out: &mut String, state: &AppState) {
-    let overview = monitoring::queues(state).await;
-    family(
-        out,
-        "oes_queue_up",
-        "gauge",
-        "1 when the job queue backend answered this scrape.",
-    );
-    let _ = writeln!(out, "oes_queue_up {}", u8::from(overview.is_ok()));
-    if let Ok(overview) = &overview {
-        family(out, "oes_queue_jobs", "gauge", "Jobs per queue and state.");
+    fn record_cache(&self) {
+        let s = &self.cache;
+        describe_counter!(
+            "oes_cache_hits_total",
+            "Cache reads served, by tier (l1: in-process, l2: Redis)."
+        );
+        counter!("oes_cache_hits_total", "tier" => "l1").absolute(s.l1_hits);
+        counter!("oes_cache_hits_total", "tier" => "l2").absolute(s.l2_hits);
+        let counters: [(&'static str, &'static str, u64); 9] = [
+            (
+                "oes_cache_misses_total",
+                "Cache reads that found nothing in either tier.",
+                s.misses,
+            ),
+            ("oes_cache_loads_total", "Loader runs.", s.loads),
+            (
+                "oes_cache_load_errors_total",
+                "Loader runs that failed.",
+                s.load_errors,
+            ),
+            (
+                "oes_cache_coalesced_waits_total",
+                "Reads that waited for another read's load of the same key.",
+                s.coalesced_waits,
+            ),
+            (
+                "oes_cache_redis_errors_total",
+                "Cache Redis commands that failed.",
+                s.redis_errors,
+            ),
+            (
+                "oes_cache_redis_timeouts_total",
+                "Cache Redis commands abandoned after the cache timeout.",
+                s.redis_timeouts,
+            ),
+            (
+                "oes_cache_serde_errors_total",
+                "Cached values that could not be encoded or decoded.",
+                s.serde_errors,
+            ),
+            (
+                "oes_cache_invalidations_sent_total",
+                "Invalidations published to other processes.",
+                s.invalidations_sent,
+            ),
+            (
+                "oes_cache_invalidations_received_total",
+                "Invalidations from other processes applied here.",
+                s.invalidations_received,
+            ),
+        ];
+        for (name, help, value) in counters {
+            describe_counter!(name, help);
+            counter!(name).absolute(value);
+        }
+    }
+
+    fn record_queues(&self) {
+        describe_gauge!(
+            "oes_queue_up",
+            "1 when the job queue backend answered this scrape."
+        );
+        gauge!("oes_queue_up").set(if self.queues.is_some() { 1.0 } else { 0.0 });
+        let Some(overview) = &self.queues else {
+            return;
+        };
+        describe_gauge!("oes_queue_jobs", "Jobs per queue and state.");
         for q in &overview.queues {
             let c = q.counts;
             let states = [
@@ -319,105 +309,94 @@ async fn render_queues(out: &mut String, state: &AppState) {
                 ("failed", c.failed),
                 ("paused", c.paused),
             ];
-            for (name, n) in states {
-                let _ = writeln!(
-                    out,
-                    "oes_queue_jobs{{queue=\"{}\",state=\"{name}\"}} {n}",
-                    escape(&q.name)
-                );
+            for (state, n) in states {
+                gauge!("oes_queue_jobs", "queue" => q.name.clone(), "state" => state).set(n as f64);
             }
         }
     }
 
-    let workers = state.jobs.worker_stats().await;
-    family(
-        out,
-        "oes_worker_jobs_total",
-        "counter",
-        "Job tries finished by this process's workers, by outcome.",
-    );
-    for (queue, s) in &workers {
-        let queue = escape(queue);
-        for (outcome, n) in [
-            ("completed", s.completed),
-            ("failed", s.failed),
-            ("retried", s.retried),
-            ("stalled", s.stalled),
-        ] {
+    fn record_workers(&self) {
+        describe_counter!(
+            "oes_worker_jobs_total",
+            "Job tries finished by this process's workers, by outcome."
+        );
+        describe_counter!(
+            "oes_worker_errors_total",
+            "Backend errors seen by this process's workers."
+        );
+        describe_gauge!(
+            "oes_job_duration_max_seconds",
+            "Longest single job handler run since the worker started."
+        );
+        for (queue, s) in &self.workers {
+            for (outcome, n) in [
+                ("completed", s.completed),
+                ("failed", s.failed),
+                ("retried", s.retried),
+                ("stalled", s.stalled),
+            ] {
+                counter!("oes_worker_jobs_total", "queue" => queue.clone(), "outcome" => outcome)
+                    .absolute(n);
+            }
+            counter!("oes_worker_errors_total", "queue" => queue.clone()).absolute(s.errors);
+            gauge!("oes_job_duration_max_seconds", "queue" => queue.clone())
+                .set(s.handler_micros_max as f64 / 1e6);
+        }
+    }
+
+    fn record_pool(&self) {
+        let (open, idle, max) = self.pool;
+        describe_gauge!(
+            "oes_db_pool_connections",
+            "Database pool connections by state (in use, idle)."
+        );
+        gauge!("oes_db_pool_connections", "state" => "in_use")
+            .set(u64::from(open).saturating_sub(idle as u64) as f64);
+        gauge!("oes_db_pool_connections", "state" => "idle").set(idle as f64);
+        describe_gauge!(
+            "oes_db_pool_max_connections",
+            "The database pool's size limit."
+        );
+        gauge!("oes_db_pool_max_connections").set(f64::from(max));
+    }
+
+    /// `oes_job_duration_seconds` is a summary of handler time known only as a running sum and
+    /// count per worker; the exporter renders summaries only from samples it recorded itself,
+    /// so this one family is written here.
+    fn write_job_durations(&self, out: &mut String) {
+        out.push_str("# HELP oes_job_duration_seconds Time spent in job handlers.\n");
+        out.push_str("# TYPE oes_job_duration_seconds summary\n");
+        for (queue, s) in &self.workers {
+            let queue = escape(queue);
             let _ = writeln!(
                 out,
-                "oes_worker_jobs_total{{queue=\"{queue}\",outcome=\"{outcome}\"}} {n}"
+                "oes_job_duration_seconds_sum{{queue=\"{queue}\"}} {}",
+                s.handler_micros_total as f64 / 1e6
+            );
+            let _ = writeln!(
+                out,
+                "oes_job_duration_seconds_count{{queue=\"{queue}\"}} {}",
+                s.handled
             );
         }
     }
-    family(
-        out,
-        "oes_worker_errors_total",
-        "counter",
-        "Backend errors seen by this process's workers.",
-    );
-    for (queue, s) in &workers {
-        let _ = writeln!(
-            out,
-            "oes_worker_errors_total{{queue=\"{}\"}} {}",
-            escape(queue),
-            s.errors
-        );
-    }
-    family(
-        out,
-        "oes_job_duration_seconds",
-        "summary",
-        "Time spent in job handlers.",
-    );
-    for (queue, s) in &workers {
-        let queue = escape(queue);
-        let _ = writeln!(
-            out,
-            "oes_job_duration_seconds_sum{{queue=\"{queue}\"}} {}",
-            s.handler_micros_total as f64 / 1e6
-        );
-        let _ = writeln!(
-            out,
-            "oes_job_duration_seconds_count{{queue=\"{queue}\"}} {}",
-            s.handled
-        );
-    }
-    family(
-        out,
-        "oes_job_duration_max_seconds",
-        "gauge",
-        "Longest single job handler run since the worker started.",
-    );
-    for (queue, s) in &workers {
-        let _ = writeln!(
-            out,
-            "oes_job_duration_max_seconds{{queue=\"{}\"}} {}",
-            escape(queue),
-            s.handler_micros_max as f64 / 1e6
-        );
-    }
 }
 
-fn render_pool(out: &mut String, state: &AppState) {
-    let (open, idle, max) = state.db.pool_usage();
-    family(
-        out,
-        "oes_db_pool_connections",
-        "gauge",
-        "Database pool connections by state (in use, idle).",
-    );
-    let _ = writeln!(
-        out,
-        "oes_db_pool_connections{{state=\"in_use\"}} {}",
-        u64::from(open).saturating_sub(idle as u64)
-    );
-    let _ = writeln!(out, "oes_db_pool_connections{{state=\"idle\"}} {idle}");
-    family(
-        out,
-        "oes_db_pool_max_connections",
-        "gauge",
-        "The database pool's size limit.",
-    );
-    let _ = writeln!(out, "oes_db_pool_max_connections {max}");
+/// Label values are quoted; backslash, quote and newline must be escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The whole exposition: this router's requests, then the scrape-time snapshot.
+pub async fn render(state: &AppState, metrics: &HttpMetrics) -> String {
+    let snapshot = Snapshot::read(state).await;
+    let scraped = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&scraped, || snapshot.record());
+    let mut out = metrics.render();
+    out.push_str(&scraped.handle().render());
+    snapshot.write_job_durations(&mut out);
+    out
 }

@@ -18,10 +18,11 @@ mod result;
 mod routes;
 pub mod session;
 
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -29,7 +30,10 @@ use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::OnResponse as _;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::instrument::WithSubscriber as _;
+use tracing::{Dispatch, Span};
 
 pub use error::{ApiError, ApiJson};
 pub use session::{AdminUser, CurrentUser};
@@ -49,7 +53,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(routes::api())
         .merge(extra);
 
-    let http_metrics = metrics::HttpMetrics::new();
+    let http_metrics = metrics::HttpMetrics::new(state.config.metrics_token.is_some());
     Router::new()
         .nest("/api", api)
         .merge(metrics::routes(http_metrics.clone()))
@@ -62,11 +66,88 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(TraceLayer::new_for_http())
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(record_response),
+                )
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
         .with_state(state)
+}
+
+/// The span of one request. Its `otel.*` and `http.*` fields follow OpenTelemetry's HTTP
+/// server conventions, so exported traces are named and grouped by route template; the path
+/// goes without its query string, which may carry tokens.
+fn request_span(req: &Request) -> Span {
+    let method = req.method();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let name = match route {
+        Some(route) => format!("{method} {route}"),
+        None => method.to_string(),
+    };
+    tracing::debug_span!(
+        target: crate::telemetry::REQUEST_SPAN_TARGET,
+        "request",
+        method = %method,
+        uri = %req.uri().path(),
+        version = ?req.version(),
+        otel.name = %name,
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    )
+}
+
+fn record_response<B>(response: &axum::http::Response<B>, latency: Duration, span: &Span) {
+    let status = response.status();
+    // As i64: the OpenTelemetry layer exports unsigned fields as strings.
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    DefaultOnResponse::default().on_response(response, latency, span);
+}
+
+/// Makes `dispatch` the current subscriber while the router handles each request (see
+/// `telemetry::TraceExport`): the request span is created in `call` and the handler runs in
+/// the returned future, so both are wrapped.
+pub fn with_trace_export(router: Router, dispatch: Dispatch) -> Router {
+    router.layer(tower::layer::layer_fn(move |inner| InDispatch {
+        inner,
+        dispatch: dispatch.clone(),
+    }))
+}
+
+#[derive(Clone)]
+struct InDispatch<S> {
+    inner: S,
+    dispatch: Dispatch,
+}
+
+impl<S, R> tower::Service<R> for InDispatch<S>
+where
+    S: tower::Service<R>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = tracing::instrument::WithDispatch<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: R) -> Self::Future {
+        let inner = &mut self.inner;
+        tracing::dispatcher::with_default(&self.dispatch, || inner.call(req))
+            .with_subscriber(self.dispatch.clone())
+    }
 }
 
 #[derive(Clone, Copy)]
