@@ -71,8 +71,7 @@ pub enum EmailMessage {
 }
 
 /// Lifetimes stated in the emails; the account service enforces the same figures.
-pub const VERIFY_LINK_HOURS: u32 = 24;
-pub const RESET_CODE_MINUTES: u32 = 15;
+pub use crate::config::{RESET_CODE_MINUTES, VERIFY_LINK_HOURS};
 
 impl EmailMessage {
     /// BullMQ priority (lower is more urgent): account emails first, bulk mail last.
