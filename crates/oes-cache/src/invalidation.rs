@@ -17,7 +17,9 @@ use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::Shared;
+use crate::Cache;
+use crate::error::CacheError;
+use crate::shared::Shared;
 use crate::stats::bump;
 
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
@@ -180,6 +182,29 @@ impl Subscriber {
                 self.shared.reset_local().await;
             }
         }
+    }
+}
+
+impl Cache {
+    pub(crate) async fn publish<K: AsRef<str>>(&self, keys: &[K]) -> Result<(), CacheError> {
+        self.publish_message(&Message {
+            src: self.inner.shared.instance_id.clone(),
+            keys: keys.iter().map(|k| k.as_ref().to_owned()).collect(),
+            all: false,
+        })
+        .await
+    }
+
+    pub(crate) async fn publish_message(&self, msg: &Message) -> Result<(), CacheError> {
+        let Some(remote) = &self.inner.remote else {
+            return Ok(());
+        };
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(&remote.channel).arg(serde_json::to_vec(msg)?);
+        self.run::<()>(remote, &cmd, self.inner.cfg.redis_timeout)
+            .await?;
+        bump(&self.inner.shared.counters.invalidations_sent);
+        Ok(())
     }
 }
 

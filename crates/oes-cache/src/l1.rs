@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use moka::Expiry;
 use moka::future::Cache as Moka;
+use serde::de::DeserializeOwned;
 
+use crate::Cache;
 use crate::config::{CacheConfig, L1Capacity};
+use crate::flight::LeaderGuard;
+use crate::stats::bump;
 
 /// One cached value. `json` is what Redis holds; `typed` is the same value decoded, under the
 /// type it was stored or first read as. A read under another type decodes `json` instead.
@@ -74,4 +78,49 @@ pub(crate) fn build(cfg: &CacheConfig) -> Option<Moka<String, Arc<Entry>>> {
             .build(),
     };
     Some(cache)
+}
+
+impl Cache {
+    pub(crate) async fn l1_get<T>(&self, key: &str) -> Option<T>
+    where
+        T: DeserializeOwned + Clone + 'static,
+    {
+        let entry = self.inner.shared.l1()?.get(key).await?;
+        let value = entry.value::<T>()?;
+        bump(&self.inner.shared.counters.l1_hits);
+        Some(value)
+    }
+
+    /// The single-flight leader's fill. Its flight was registered before it read, and every
+    /// invalidation or write of this key (or of everything) taints the flight, so the taint is an
+    /// exact per-key check, unlike the striped epoch, whose collisions matter in a start storm
+    /// where hundreds of other keys are invalidated during the one load. Checking again after the
+    /// insert closes the window where an invalidation lands between the check and the insert.
+    pub(crate) async fn l1_fill_led(&self, key: &str, entry: Arc<Entry>, leader: &LeaderGuard<'_>) {
+        let Some(l1) = self.inner.shared.l1() else {
+            return;
+        };
+        if entry.l1_ttl.is_zero() || leader.tainted() {
+            return;
+        }
+        l1.insert(key.to_owned(), entry).await;
+        if leader.tainted() {
+            l1.invalidate(key).await;
+        }
+    }
+
+    /// Puts what a read found into L1 unless an invalidation happened since the read began
+    /// (`epoch`). Checking again after the insert closes the window where an invalidation
+    /// lands between the check and the insert.
+    pub(crate) async fn l1_fill(&self, key: &str, entry: Arc<Entry>, epoch: u64) {
+        let shared = &self.inner.shared;
+        let Some(l1) = shared.l1() else { return };
+        if entry.l1_ttl.is_zero() || shared.epoch(key) != epoch {
+            return;
+        }
+        l1.insert(key.to_owned(), entry).await;
+        if shared.epoch(key) != epoch {
+            l1.invalidate(key).await;
+        }
+    }
 }

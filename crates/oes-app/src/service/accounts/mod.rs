@@ -25,11 +25,9 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use url::Url;
 
 use subtle::ConstantTimeEq;
 
-use crate::config::{AppEnv, ConfigError};
 use crate::db::{Db, now_ms};
 use crate::domain::accounts::{
     Course, Department, Email, Invalid, InvalidChoice, Profile, ProfileEnum, Role, Semester, Year,
@@ -43,141 +41,10 @@ use crate::store::tokens::{self, Purpose};
 use crate::store::{profiles, sessions, users};
 use crate::unit_of_work::UnitOfWork;
 
-/// The accounts area's settings, read with the rest of [`crate::Config`].
-#[derive(Debug, Clone)]
-pub struct AccountsConfig {
-    pub hash: HashCost,
-    pub session_ttl: Duration,
-    /// Origins allowed to make cookie-authenticated writes: APP_BASE_URL's plus ALLOWED_ORIGINS.
-    pub allowed_origins: Vec<String>,
-    /// Read the client address from X-Forwarded-For (only behind a proxy that sets it).
-    pub trust_proxy_headers: bool,
-    /// `Secure` on the session cookie (production).
-    pub secure_cookie: bool,
-    pub rate_limit_window: Duration,
-    /// Requests per client address, per action, per window.
-    pub rate_limit_per_ip: u64,
-    /// Requests (failed logins, for login) per account, per action, per window.
-    pub rate_limit_per_account: u64,
-    pub verify_link_ttl: Duration,
-    pub reset_code_ttl: Duration,
-    pub email_change_ttl: Duration,
-}
-
-/// Argon2id cost. The default is OWASP's minimum for argon2id (19 MiB, 2 passes); tests lower it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HashCost {
-    pub memory_kib: u32,
-    pub iterations: u32,
-}
-
-impl Default for HashCost {
-    fn default() -> Self {
-        HashCost {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-        }
-    }
-}
+pub use crate::config::{AccountsConfig, HashCost};
 
 /// Wrong tries a reset code survives; the next wrong try voids it.
 pub const RESET_CODE_MAX_TRIES: i64 = 5;
-
-impl AccountsConfig {
-    /// Reads PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS, SESSION_TTL_HOURS,
-    /// ALLOWED_ORIGINS (comma-separated origins), TRUST_PROXY_HEADERS, RATE_LIMIT_WINDOW_SECS,
-    /// RATE_LIMIT_PER_IP and RATE_LIMIT_PER_ACCOUNT.
-    pub fn from_lookup(
-        get: &dyn Fn(&str) -> Option<String>,
-        app_base_url: &Url,
-        env: AppEnv,
-    ) -> Result<Self, ConfigError> {
-        fn num<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
-            get: &dyn Fn(&str) -> Option<String>,
-            var: &'static str,
-            default: T,
-            min: T,
-        ) -> Result<T, ConfigError> {
-            match get(var) {
-                None => Ok(default),
-                Some(raw) => match raw.parse::<T>() {
-                    Ok(v) if v >= min => Ok(v),
-                    _ => Err(ConfigError {
-                        var,
-                        problem: format!("expected a number of at least {min}, got `{raw}`"),
-                    }),
-                },
-            }
-        }
-        let memory_kib = num(
-            get,
-            "PASSWORD_HASH_MEMORY_KIB",
-            HashCost::default().memory_kib,
-            8,
-        )?;
-        let iterations = num(
-            get,
-            "PASSWORD_HASH_ITERATIONS",
-            HashCost::default().iterations,
-            1,
-        )?;
-        let session_hours: u64 = num(get, "SESSION_TTL_HOURS", 7 * 24, 1)?;
-        let trust_proxy_headers = match get("TRUST_PROXY_HEADERS")
-            .map(|v| v.to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("false" | "0" | "no" | "off") => false,
-            Some("true" | "1" | "yes" | "on") => true,
-            Some(other) => {
-                return Err(ConfigError {
-                    var: "TRUST_PROXY_HEADERS",
-                    problem: format!("expected true or false, got `{other}`"),
-                });
-            }
-        };
-        let mut allowed_origins = vec![app_base_url.origin().ascii_serialization()];
-        for raw in get("ALLOWED_ORIGINS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let origin = Url::parse(raw)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .map(|u| u.origin().ascii_serialization())
-                .ok_or_else(|| ConfigError {
-                    var: "ALLOWED_ORIGINS",
-                    problem: format!(
-                        "`{raw}` is not an http(s) origin like https://app.example.org"
-                    ),
-                })?;
-            allowed_origins.push(origin);
-        }
-        Ok(AccountsConfig {
-            hash: HashCost {
-                memory_kib,
-                iterations,
-            },
-            session_ttl: Duration::from_secs(session_hours * 3600),
-            allowed_origins,
-            trust_proxy_headers,
-            secure_cookie: env == AppEnv::Production,
-            rate_limit_window: Duration::from_secs(num(get, "RATE_LIMIT_WINDOW_SECS", 900, 1)?),
-            rate_limit_per_ip: num(get, "RATE_LIMIT_PER_IP", 30, 1)?,
-            rate_limit_per_account: num(get, "RATE_LIMIT_PER_ACCOUNT", 5, 1)?,
-            verify_link_ttl: Duration::from_secs(
-                u64::from(crate::domain::accounts::VERIFY_LINK_HOURS) * 3600,
-            ),
-            reset_code_ttl: Duration::from_secs(
-                u64::from(crate::domain::accounts::RESET_CODE_MINUTES) * 60,
-            ),
-            email_change_ttl: Duration::from_secs(
-                u64::from(crate::domain::accounts::VERIFY_LINK_HOURS) * 3600,
-            ),
-        })
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -498,57 +365,6 @@ fn new_reset_code() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn config(vars: &[(&str, &str)]) -> Result<AccountsConfig, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let base = Url::parse("https://exams.example.org/app/").expect("url");
-        AccountsConfig::from_lookup(&|k| map.get(k).cloned(), &base, AppEnv::Development)
-    }
-
-    #[test]
-    fn allowed_origins_are_exact_origins_and_include_the_base_url() {
-        let c = config(&[(
-            "ALLOWED_ORIGINS",
-            "https://admin.example.org/, http://localhost:5173/path",
-        )])
-        .expect("valid");
-        assert_eq!(
-            c.allowed_origins,
-            [
-                "https://exams.example.org",
-                "https://admin.example.org",
-                "http://localhost:5173"
-            ]
-        );
-        let e = config(&[("ALLOWED_ORIGINS", "example.org")]).expect_err("not an origin");
-        assert_eq!(e.var, "ALLOWED_ORIGINS");
-    }
-
-    #[test]
-    fn cost_and_limits_are_configurable_and_checked() {
-        let c = config(&[]).expect("defaults");
-        assert_eq!(c.hash, HashCost::default());
-        assert!(!c.trust_proxy_headers);
-        assert!(!c.secure_cookie);
-        let c = config(&[
-            ("PASSWORD_HASH_MEMORY_KIB", "64"),
-            ("RATE_LIMIT_PER_IP", "2"),
-        ])
-        .expect("valid");
-        assert_eq!(c.hash.memory_kib, 64);
-        assert_eq!(c.rate_limit_per_ip, 2);
-        for (var, value) in [
-            ("PASSWORD_HASH_MEMORY_KIB", "4"),
-            ("RATE_LIMIT_PER_ACCOUNT", "0"),
-            ("TRUST_PROXY_HEADERS", "maybe"),
-        ] {
-            assert_eq!(config(&[(var, value)]).expect_err(var).var, var);
-        }
-    }
 
     #[test]
     fn token_hashes_depend_on_the_secret_and_tokens_are_fresh() {
