@@ -5,12 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn oes(dir: &Path, db_url: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oes"));
-    cmd.current_dir(dir).env_clear();
-    if let Ok(path) = std::env::var("PATH") {
-        cmd.env("PATH", path);
-    }
-    cmd.env("RUST_LOG", "warn").env("DATABASE_URL", db_url);
+    let mut cmd = crate::support::oes(dir);
+    cmd.env("DATABASE_URL", db_url);
     cmd
 }
 

@@ -1,7 +1,7 @@
 //! The operator commands, run as the real binary: `oes seed`, `oes queue …` against BullMQ
 //! queues on the local Redis (a unique prefix per test), `oes cache …` on a unique namespace.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,18 +9,12 @@ use oes_jobs::{
     HandlerError, JobContext, JobHandler, JobOptions, JobQueue, RedisJobs, async_trait,
 };
 
-fn redis_url() -> String {
-    std::env::var("OES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
+use crate::support::redis_url;
 
 /// Runs `oes` in an empty directory (no `.env`) with only the given variables.
 fn oes(dir: &std::path::Path, vars: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oes"));
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "warn")
-        .current_dir(dir)
-        .args(args);
+    let mut cmd = crate::support::oes(dir);
+    cmd.args(args);
     for (k, v) in vars {
         cmd.env(k, v);
     }

@@ -5,17 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn oes(dir: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oes"));
-    cmd.current_dir(dir);
-    // A clean environment: only what the test sets, so a developer's .env or shell cannot leak in.
-    cmd.env_clear();
-    if let Ok(path) = std::env::var("PATH") {
-        cmd.env("PATH", path);
-    }
-    cmd.env("RUST_LOG", "warn");
-    cmd
-}
+use crate::support::oes;
 
 /// Starts `oes serve` and reads the port it announces on stdout.
 fn serve(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
@@ -136,10 +126,8 @@ fn a_database_that_cannot_be_reached_fails_start_up_with_the_cause() {
 
 #[test]
 fn migrate_then_serve_on_postgres_and_redis_reports_both_ready() {
-    let admin = std::env::var("OES_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let redis =
-        std::env::var("OES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let admin = crate::support::postgres_admin_url();
+    let redis = crate::support::redis_url();
     let name = format!("oes_cli_{}", std::process::id());
     let psql = |sql: &str| {
         Command::new("psql")

@@ -2,7 +2,7 @@
 //! worker through BullMQ's stalled-job check and the email is delivered once.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use oes_app::Services;
@@ -11,8 +11,7 @@ use oes_app::store::outbox::{self, OutboxStatus};
 use oes_mail::sink::{Refusal, SmtpSink, Stage};
 
 fn env_vars(db_url: &str, smtp: &str, prefix: &str) -> Vec<(String, String)> {
-    let redis =
-        std::env::var("OES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis = crate::support::redis_url();
     [
         ("DATABASE_URL", db_url),
         ("REDIS_URL", redis.as_str()),
@@ -30,11 +29,8 @@ fn env_vars(db_url: &str, smtp: &str, prefix: &str) -> Vec<(String, String)> {
 }
 
 fn spawn_worker(dir: &std::path::Path, vars: &[(String, String)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_oes"))
+    crate::support::oes(dir)
         .arg("worker")
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(vars.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdout(Stdio::null())
         .spawn()
@@ -134,8 +130,7 @@ async fn a_worker_killed_mid_send_loses_its_email_to_another_worker_which_delive
     let _ = second.kill();
     let _ = second.wait();
     services.stop().await;
-    let redis_url =
-        std::env::var("OES_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let redis_url = crate::support::redis_url();
     if let Ok(client) = redis::Client::open(redis_url)
         && let Ok(mut conn) = client.get_multiplexed_async_connection().await
     {
