@@ -2,7 +2,7 @@
 //   node dashboard.test.mjs <base_url> <admin_email> <password> <screenshot_path>
 // Signs in, waits for a failed email job, screenshots the page, presses Retry and waits until
 // the job has left the failed list and the completed count rose. Prints one JSON line with what
-// it saw; the Rust test (tests/ops_dashboard_browser.rs) asserts on it. Exits non-zero on error.
+// it saw; the Rust test (tests/app/ops/dashboard_browser.rs) asserts on it. Exits non-zero on error.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,0 +1,180 @@
+//! Scoring, results and the leaderboard over HTTP on SQLite and PostgreSQL: every question type
+//! with negative marks and numerical tolerance edges, the total floored at 0, results gated until
+//! the exam ends (and 202 while scoring is pending), the scoring sweep, and competition ranking.
+
+use super::{on_each_backend, option_id};
+use crate::support::{Auth, TestApp};
+use serde_json::{Value, json};
+
+struct Paper {
+    s: Value,
+    m: Value,
+    n: Value,
+    p: Value,
+}
+
+async fn sit(app: &TestApp, exam: &str, token: &str, answers: &[Value]) -> String {
+    let start = app
+        .post(&format!("/api/exam-attempt/{exam}/start"), json!({}), token)
+        .await;
+    assert_eq!(start.status, 201, "{start:?}");
+    for a in answers {
+        let saved = app
+            .post(&format!("/api/exam-attempt/{exam}/save"), a.clone(), token)
+            .await;
+        assert_eq!(saved.status, 200, "{a} -> {saved:?}");
+    }
+    let sub = app
+        .post(
+            &format!("/api/exam-attempt/{exam}/submit"),
+            json!({}),
+            token,
+        )
+        .await;
+    assert_eq!(sub.status, 200, "{sub:?}");
+    start.body["attemptId"]
+        .as_str()
+        .expect("attempt")
+        .to_owned()
+}
+
+fn pick(q: &Value, idx: &[usize]) -> Value {
+    json!({ "questionId": q["id"], "selectedOptionIds": idx.iter().map(|i| option_id(q, *i)).collect::<Vec<_>>() })
+}
+
+fn number(q: &Value, v: &str) -> Value {
+    json!({ "questionId": q["id"], "numericalAnswer": v })
+}
+
+#[tokio::test]
+async fn scores_follow_the_policy_and_results_open_when_the_exam_ends() {
+    on_each_backend(&[], |app: TestApp| async move {
+        let paper = Paper {
+            s: app.single("2", "0.5").await,
+            m: app.multiple("3", "1").await,
+            n: app.numerical("0.3", "0.01", "4", "0.25").await,
+            p: app
+                .question(json!({
+                    "statement": "Even numbers?", "questionType": "MULTIPLE_CORRECT", "domain": "maths",
+                    "marks": 3, "negativeMarks": 1, "partialCredit": true,
+                    "options": [
+                        { "text": "2", "isCorrect": true }, { "text": "4", "isCorrect": true },
+                        { "text": "6", "isCorrect": true }, { "text": "7", "isCorrect": false }
+                    ]
+                }))
+                .await,
+        };
+        let Paper { s, m, n, p } = &paper;
+        let exam = app.live_exam(&[s, m, n, p], 600, 10).await;
+        let (_, a) = app.student("Asha").await;
+        let (_, b) = app.student("Bala").await;
+        let (_, c) = app.student("Chen").await;
+        let (_, d) = app.student("Dana").await;
+        let (_, nobody) = app.student("Nobody").await;
+
+        // A: everything right, the numerical answer exactly on the tolerance's edge, partial 2/3.
+        sit(&app, &exam, &a, &[pick(s, &[0]), pick(m, &[0, 1]), number(n, "0.31"), pick(p, &[0, 1])]).await;
+        // D: the same marks as A, submitted later.
+        sit(&app, &exam, &d, &[pick(s, &[0]), pick(m, &[1, 0]), number(n, "0.29"), pick(p, &[2, 1])]).await;
+        // C: one wrong single (−0.5), the rest right but no partial-credit answer: 6.5.
+        sit(&app, &exam, &c, &[pick(s, &[1]), pick(m, &[0, 1]), number(n, "0.3")]).await;
+        // B: all wrong, just past the tolerance: −0.5 − 1 − 0.25 − 1 = −2.75, floored at 0.
+        let b_attempt =
+            sit(&app, &exam, &b, &[pick(s, &[2]), pick(m, &[0]), number(n, "0.310001"), pick(p, &[0, 3])]).await;
+
+        // Before the exam ends: no score anywhere.
+        let mine = app.get("/api/result", &a).await;
+        assert_eq!(mine.status, 200, "{mine:?}");
+        assert_eq!(mine.body["data"][0]["isResultAvailable"], false);
+        assert!(mine.body["data"][0]["score"].is_null(), "{mine:?}");
+        let early = app.get(&format!("/api/result/{exam}/score"), &a).await;
+        assert_eq!(early.status, 403, "{early:?}");
+        assert_eq!(early.code(), "results_not_released");
+        let early = app.get(&format!("/api/result/{exam}/analysis"), &a).await;
+        assert_eq!(early.status, 403);
+        assert!(!early.body.to_string().contains("isCorrect"));
+        let stranger = app.get(&format!("/api/result/{exam}/score"), &nobody).await;
+        assert_eq!(stranger.status, 404);
+
+        // The exam ends: its end moves into the past (the clock cannot be moved), and the cached
+        // exam row is dropped as an admin write would.
+        sqlx::query("UPDATE exams SET end_time = $2 WHERE id = $1")
+            .bind(&exam)
+            .bind(oes_app::db::now_ms() - 1000)
+            .execute(app.server.state().db.pool())
+            .await
+            .expect("end the exam");
+        app.server
+            .state()
+            .cache
+            .delete_many(&[oes_cache::keys::exam(&exam), oes_cache::keys::exams_all()])
+            .await
+            .expect("cache entries dropped");
+
+        let expected = [(&a, 11.0), (&d, 11.0), (&c, 6.5), (&b, 0.0)];
+        for (token, score) in expected {
+            let got = app.wait_for_status(&format!("/api/result/{exam}/score"), token, 200).await;
+            assert_eq!(got.status, 200, "{got:?}");
+            assert_eq!(got.body["score"], score, "{got:?}");
+        }
+        let mine = app.get("/api/result", &a).await;
+        assert_eq!(mine.body["data"][0]["score"], 11.0);
+        assert_eq!(mine.body["data"][0]["isResultAvailable"], true);
+
+        let analysis = app.get(&format!("/api/result/{exam}/analysis"), &b).await;
+        assert_eq!(analysis.status, 200, "{analysis:?}");
+        let qs = analysis.body["questions"].as_array().expect("questions");
+        let marks: Vec<f64> = qs.iter().map(|q| q["studentAnswer"]["marksObtained"].as_f64().expect("marks")).collect();
+        assert_eq!(marks, vec![-0.5, -1.0, -0.25, -1.0]);
+        assert_eq!(qs[0]["correctAnswer"]["optionIds"], json!([option_id(s, 0)]));
+        assert_eq!(qs[2]["correctAnswer"]["numericalAnswer"], 0.3);
+        assert_eq!(qs[0]["options"][0]["isCorrect"], true);
+        assert_eq!(analysis.body["totalMarks"], 12.0);
+        assert_eq!(analysis.body["score"], 0.0);
+        // Each student's analysis carries their own answers only.
+        assert_eq!(qs[0]["studentAnswer"]["selectedOptionIds"], json!([option_id(s, 2)]));
+        let a_analysis = app.get(&format!("/api/result/{exam}/analysis"), &a).await;
+        assert_eq!(
+            a_analysis.body["questions"][0]["studentAnswer"]["selectedOptionIds"],
+            json!([option_id(s, 0)])
+        );
+        assert!(a_analysis.body["attemptId"].is_string());
+        assert_ne!(a_analysis.body["attemptId"], analysis.body["attemptId"]);
+        let c_analysis = app.get(&format!("/api/result/{exam}/analysis"), &c).await;
+        assert_eq!(c_analysis.body["percentage"], 54.17);
+        assert!(c_analysis.body["questions"][3]["studentAnswer"].is_null());
+
+        // A score that went missing (a lost job) shows 202, and the sweep scores it again.
+        sqlx::query("UPDATE exam_attempts SET score = NULL, scored_at = NULL, submitted_at = submitted_at - 60000 WHERE id = $1")
+            .bind(&b_attempt)
+            .execute(app.server.state().db.pool())
+            .await
+            .expect("forget the score");
+        let pending = app.get(&format!("/api/result/{exam}/score"), &b).await;
+        assert_eq!(pending.status, 202, "{pending:?}");
+        let state = app.server.state();
+        let swept = oes_app::service::attempts::sweep_once(&state.db, &state.cache, &state.jobs).await;
+        let score = app.wait_for_status(&format!("/api/result/{exam}/score"), &b, 200).await;
+        assert_eq!(score.status, 200, "{score:?} after {swept:?}");
+        assert_eq!(score.body["score"], 0.0);
+
+        // The leaderboard: signed-in only, names and scores only, ties share a rank.
+        let anon = app.call("GET", "/api/leaderboard/top-five", None, Auth::None).await;
+        assert_eq!(anon.status, 401);
+        let board = app.get("/api/leaderboard/top-five", &c).await;
+        assert_eq!(board.status, 200, "{board:?}");
+        let rows = board.body["data"].as_array().expect("rows");
+        let table: Vec<(i64, &str, f64)> = rows
+            .iter()
+            .map(|r| (r["rank"].as_i64().expect("rank"), r["name"].as_str().expect("name"), r["score"].as_f64().expect("score")))
+            .collect();
+        assert_eq!(table, vec![(1, "Asha", 11.0), (1, "Dana", 11.0), (3, "Chen", 6.5), (4, "Bala", 0.0)]);
+        assert_eq!(rows[2]["isYou"], true);
+        assert_eq!(board.body["totalParticipants"], 4);
+        assert_eq!(board.body["exam"]["id"], exam.as_str());
+        assert_eq!(board.body["exam"]["totalMarks"], 12.0);
+        assert!(!board.body.to_string().contains("@example.com"), "no emails on the leaderboard");
+        app
+    })
+    .await;
+}

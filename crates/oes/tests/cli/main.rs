@@ -1,0 +1,8 @@
+//! The `oes` binary as an operator runs it, in one test binary: start-up and `serve`, the
+//! operator commands, `admin create`, and a worker killed mid-send.
+
+mod admin_create;
+mod operator;
+mod serve;
+mod support;
+mod worker_crash;
