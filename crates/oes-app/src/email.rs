@@ -20,7 +20,8 @@ use crate::db::{Db, now_ms};
 use crate::domain::accounts::{RESET_CODE_MINUTES, VERIFY_LINK_HOURS};
 use crate::domain::ids::OutboxId;
 use crate::queue::{Job, JobRuntime, SendEmail};
-use crate::store::outbox::{self, OutboxRow, OutboxStatus};
+use crate::store::outbox;
+pub use crate::store::outbox::{OutboxRow, OutboxStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmailError {
@@ -383,6 +384,11 @@ impl Emails {
                 })
             }
         }
+    }
+
+    /// The outbox row of an email, as stored (operators' tools and tests).
+    pub async fn outbox_row(&self, id: OutboxId) -> Result<Option<OutboxRow>, EmailError> {
+        Ok(outbox::get(&self.inner.db, id).await?)
     }
 
     /// The seed's `getEmailJobStatus`: the outbox row and its job's state.

@@ -6,8 +6,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use oes_app::Services;
-use oes_app::service::email::{EmailMessage, SendOptions};
-use oes_app::store::outbox::{self, OutboxStatus};
+use oes_app::email::{EmailMessage, OutboxStatus};
 use oes_mail::sink::{Refusal, SmtpSink, Stage};
 
 fn env_vars(db_url: &str, smtp: &str, prefix: &str) -> Vec<(String, String)> {
@@ -59,11 +58,9 @@ async fn a_worker_killed_mid_send_loses_its_email_to_another_worker_which_delive
     while state.jobs.backend().await.is_none() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let mut tx = state.db.begin().await.expect("begin");
-    let queued = state
-        .emails
-        .send_queued(
-            &mut tx,
+    let mut tx = state.begin().await.expect("begin");
+    let id = tx
+        .send_email(
             "student@example.com",
             &EmailMessage::PasswordChanged {
                 name: "Asha".into(),
@@ -71,13 +68,10 @@ async fn a_worker_killed_mid_send_loses_its_email_to_another_worker_which_delive
                 ip: "127.0.0.1".into(),
                 user_agent: "test".into(),
             },
-            &SendOptions::default(),
         )
         .await
         .expect("queued");
-    let id = queued.id;
-    tx.commit().await.expect("commit");
-    state.emails.dispatch([queued]).await;
+    tx.commit().await.expect("commit and queue");
 
     let mut first = spawn_worker(dir.path(), &vars);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -93,7 +87,9 @@ async fn a_worker_killed_mid_send_loses_its_email_to_another_worker_which_delive
     let _ = first.wait();
     let killed_at = Instant::now();
     assert_eq!(
-        outbox::get(&state.db, id)
+        state
+            .emails
+            .outbox_row(id)
             .await
             .expect("row")
             .expect("exists")
@@ -111,7 +107,9 @@ async fn a_worker_killed_mid_send_loses_its_email_to_another_worker_which_delive
     assert_eq!(received.len(), 1, "the email was not recovered");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let row = outbox::get(&state.db, id)
+        let row = state
+            .emails
+            .outbox_row(id)
             .await
             .expect("row")
             .expect("exists");

@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use crate::support::{self, OwnRedis, TestDb};
 use oes_app::db::Backend;
-use oes_app::jobs::{EMAIL_QUEUE, SEND_EMAIL_JOB};
-use oes_app::service::email::{Delivery, EmailMessage, QueuedEmail, SendOptions};
-use oes_app::store::outbox::{self, OutboxStatus};
+use oes_app::domain::ids::OutboxId;
+use oes_app::email::{Delivery, EmailMessage, OutboxRow, OutboxStatus};
+use oes_app::queue::{Job, SendEmail};
 use oes_app::{AppState, RunningServer};
 use oes_mail::sink::{Refusal, SmtpSink};
 
@@ -20,16 +20,12 @@ fn reset_message(code: &str) -> EmailMessage {
     }
 }
 
-/// What a service does: the outbox row in its own transaction, dispatch after the commit.
-async fn queue_email(state: &AppState, to: &str, message: &EmailMessage) -> QueuedEmail {
-    let mut tx = state.db.begin().await.expect("begin");
-    let queued = state
-        .emails
-        .send_queued(&mut tx, to, message, &SendOptions::default())
-        .await
-        .expect("outbox row");
-    tx.commit().await.expect("commit");
-    queued
+/// What a service does: the email sent on its unit of work, queued when that commits.
+async fn queue_email(state: &AppState, to: &str, message: &EmailMessage) -> OutboxId {
+    let mut tx = state.begin().await.expect("begin");
+    let id = tx.send_email(to, message).await.expect("outbox row");
+    tx.commit().await.expect("commit and queue");
+    id
 }
 
 async fn server(db: &TestDb, sink: &SmtpSink, extra: &[(&str, &str)]) -> RunningServer {
@@ -49,14 +45,12 @@ fn unique_prefix() -> String {
     format!("oes-test-{}", uuid::Uuid::new_v4().simple())
 }
 
-async fn wait_for_status(
-    state: &AppState,
-    id: oes_app::domain::ids::OutboxId,
-    want: OutboxStatus,
-) -> outbox::OutboxRow {
+async fn wait_for_status(state: &AppState, id: OutboxId, want: OutboxStatus) -> OutboxRow {
     let deadline = Instant::now() + WAIT;
     loop {
-        let row = outbox::get(&state.db, id)
+        let row = state
+            .emails
+            .outbox_row(id)
             .await
             .expect("read")
             .expect("row exists");
@@ -75,9 +69,7 @@ async fn a_queued_email_arrives_over_smtp_with_both_bodies_on_both_backends() {
         let server = server(&db, &sink, &[]).await;
         let state = server.state().clone();
 
-        let queued = queue_email(&state, "student@example.com", &reset_message("482913")).await;
-        let id = queued.id;
-        state.emails.dispatch([queued]).await;
+        let id = queue_email(&state, "student@example.com", &reset_message("482913")).await;
 
         let received = sink.wait_for(1, WAIT).await;
         assert_eq!(received.len(), 1, "{backend:?}: nothing arrived");
@@ -120,9 +112,7 @@ async fn redis_mode_delivers_through_bullmq_and_keeps_no_secret_in_the_job() {
     .await;
     let state = server.state().clone();
 
-    let queued = queue_email(&state, "student@example.com", &reset_message("111222")).await;
-    let id = queued.id;
-    state.emails.dispatch([queued]).await;
+    let id = queue_email(&state, "student@example.com", &reset_message("111222")).await;
     assert_eq!(sink.wait_for(1, WAIT).await.len(), 1);
     wait_for_status(&state, id, OutboxStatus::Sent).await;
 
@@ -131,7 +121,7 @@ async fn redis_mode_delivers_through_bullmq_and_keeps_no_secret_in_the_job() {
     // The job's data names the outbox row only: the code never sat in Redis.
     let backend = state.jobs.backend().await.expect("connected");
     if let Some(job) = backend
-        .job(EMAIL_QUEUE, &oes_app::service::email::job_id(id))
+        .job(SendEmail::QUEUE.name(), &SendEmail::outbox_job_id(id))
         .await
         .expect("job lookup")
     {
@@ -156,9 +146,7 @@ async fn a_refusing_smtp_server_fails_the_email_after_three_tries_with_the_reaso
     .await;
     let state = server.state().clone();
 
-    let queued = queue_email(&state, "student@example.com", &reset_message("999000")).await;
-    let id = queued.id;
-    state.emails.dispatch([queued]).await;
+    let id = queue_email(&state, "student@example.com", &reset_message("999000")).await;
 
     let row = wait_for_status(&state, id, OutboxStatus::Failed).await;
     assert_eq!(row.status, OutboxStatus::Failed);
@@ -187,9 +175,7 @@ async fn a_permanent_refusal_is_not_retried() {
     sink.refuse(Refusal::permanent_rcpt());
     let server = server(&db, &sink, &[]).await;
     let state = server.state().clone();
-    let queued = queue_email(&state, "nobody@example.com", &reset_message("000111")).await;
-    let id = queued.id;
-    state.emails.dispatch([queued]).await;
+    let id = queue_email(&state, "nobody@example.com", &reset_message("000111")).await;
     let row = wait_for_status(&state, id, OutboxStatus::Failed).await;
     assert_eq!((row.status, row.attempts), (OutboxStatus::Failed, 1));
     assert!(row.last_error.unwrap_or_default().contains("550"));
@@ -199,10 +185,10 @@ async fn a_permanent_refusal_is_not_retried() {
 async fn a_redelivered_job_whose_row_was_sent_sends_nothing() {
     let db = TestDb::new(Backend::Sqlite).await;
     let sink = SmtpSink::start().await.expect("sink");
-    let server = server(&db, &sink, &[]).await;
+    // No worker: this test is the worker, delivering the row itself.
+    let server = server(&db, &sink, &[("RUN_WORKERS", "false")]).await;
     let state = server.state().clone();
-    let queued = queue_email(&state, "student@example.com", &reset_message("123123")).await;
-    let id = queued.id;
+    let id = queue_email(&state, "student@example.com", &reset_message("123123")).await;
     // Delivered directly, as a worker does, twice (a redelivery after a crash).
     assert_eq!(
         state.emails.deliver(id, false).await.expect("first"),
@@ -222,11 +208,12 @@ async fn node_shaped_jobs_are_delivered_with_a_text_alternative() {
     let sink = SmtpSink::start().await.expect("sink");
     let server = server(&db, &sink, &[]).await;
     let state = server.state().clone();
-    state
-        .jobs
+    // Added as the Node system adds it: `{to, subject, html}` under `email` / `send-email`.
+    let backend = state.jobs.backend().await.expect("connected");
+    backend
         .add(
-            EMAIL_QUEUE,
-            SEND_EMAIL_JOB,
+            "email",
+            "send-email",
             serde_json::json!({"to": "legacy@example.com", "subject": "From Node", "html": "<p>Hello <b>there</b></p>"}),
             &oes_jobs::JobOptions::default(),
         )
@@ -245,12 +232,10 @@ async fn unsent_rows_are_resumed_after_a_restart_in_embedded_mode() {
     let db = TestDb::new(Backend::Sqlite).await;
     let sink = SmtpSink::start().await.expect("sink");
     let id = {
-        // Workers off: the row is committed and enqueued in memory, then the process "dies".
+        // Workers off: the row is committed and queued in memory, then the process "dies".
         let first = server(&db, &sink, &[("RUN_WORKERS", "false")]).await;
         let state = first.state().clone();
-        let queued = queue_email(&state, "student@example.com", &reset_message("777888")).await;
-        let id = queued.id;
-        state.emails.dispatch([queued]).await;
+        let id = queue_email(&state, "student@example.com", &reset_message("777888")).await;
         first.run_until(async {}).await.expect("stops");
         id
     };
@@ -291,9 +276,7 @@ async fn an_email_queued_while_redis_is_down_is_delivered_when_it_returns() {
 
     redis.stop();
     let started = Instant::now();
-    let queued = queue_email(&state, "student@example.com", &reset_message("555666")).await;
-    let id = queued.id;
-    state.emails.dispatch([queued]).await;
+    let id = queue_email(&state, "student@example.com", &reset_message("555666")).await;
     let took = started.elapsed();
     assert!(
         took < Duration::from_secs(10),
@@ -319,8 +302,7 @@ async fn an_email_queued_while_redis_is_down_is_delivered_when_it_returns() {
 
     // And new jobs are picked up promptly after the restart.
     let picked = Instant::now();
-    let queued = queue_email(&state, "second@example.com", &reset_message("101010")).await;
-    state.emails.dispatch([queued]).await;
+    queue_email(&state, "second@example.com", &reset_message("101010")).await;
     assert_eq!(sink.wait_for(2, Duration::from_secs(30)).await.len(), 2);
     eprintln!(
         "a new email after the Redis restart was delivered in {:?}",

@@ -37,20 +37,15 @@ impl TestApp {
     /// A verified student with a live session; returns (user id, bearer token).
     pub async fn student(&self, name: &str) -> (UserId, String) {
         let state = self.server.state();
-        let id = UserId::new();
-        let mut conn = state.db.pool().acquire().await.expect("connection");
-        let inserted = oes_app::store::users::insert(
-            &mut conn,
-            id,
+        let id = oes_app::service::accounts::create_passwordless_user(
+            &state.db,
             &unique_email("student"),
             name,
-            "not-a-real-hash",
             Role::User,
-            true,
         )
         .await
-        .expect("student inserted");
-        assert!(inserted);
+        .expect("student created");
+        let mut conn = state.db.pool().acquire().await.expect("connection");
         let (_, token) = oes_app::service::accounts::start_session(
             &mut conn,
             state.config.secret.expose(),

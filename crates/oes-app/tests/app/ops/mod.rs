@@ -7,13 +7,15 @@ mod monitoring_metrics;
 mod notifications;
 mod notifications_load;
 mod notifying;
+mod tracing;
 
 use std::time::Duration;
 
 use oes_app::db::Backend;
 use oes_app::domain::accounts::Role;
+use oes_app::queue::{Job, SendEmail};
 use oes_jobs::JobOptions;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::support::TestApp;
 
@@ -42,11 +44,16 @@ impl TestApp {
             attempts: 1,
             ..JobOptions::with_id(id)
         };
-        let data = json!({"to": to, "subject": "Queue test", "html": "<p>secret code 314159</p>"});
-        self.server
-            .state()
-            .jobs
-            .add("email", "send-email", data, &opts)
+        let job = SendEmail::Node {
+            to: to.to_owned(),
+            subject: "Queue test".to_owned(),
+            html: "<p>secret code 314159</p>".to_owned(),
+        };
+        // The job id is the test's own (as the Node system chooses its ids), not the typed one.
+        let backend = self.server.state().jobs.backend().await.expect("connected");
+        let data = serde_json::to_value(&job).expect("encode");
+        backend
+            .add(SendEmail::QUEUE.name(), SendEmail::NAME, data, &opts)
             .await
             .expect("job added");
     }

@@ -255,8 +255,8 @@ async fn job_outcomes_and_durations_follow_the_workers() {
 
 #[tokio::test]
 async fn each_server_in_a_process_counts_only_its_own_requests_in_the_same_buckets_as_before() {
-    let first = App::start(Backend::Sqlite, &[("METRICS_TOKEN", TOKEN)]).await;
-    let second = App::start(Backend::Sqlite, &[("METRICS_TOKEN", TOKEN)]).await;
+    let first = super::start(Backend::Sqlite, &[("METRICS_TOKEN", TOKEN)]).await;
+    let second = super::start(Backend::Sqlite, &[("METRICS_TOKEN", TOKEN)]).await;
     let labels = "route=\"/api/health\",method=\"GET\",status=\"200\"";
     for _ in 0..2 {
         let resp = first

@@ -6,10 +6,41 @@ use std::time::Duration;
 
 use super::notifying::{ADMIN, prepare, start, start_on};
 use crate::support::{self, Answer, Auth, PASSWORD, user};
+use oes_app::db::Db;
 use oes_app::domain::accounts::Role;
+use oes_app::queue::JobRuntime;
+use oes_app::redis_link::RedisLink;
+use oes_app::service::notifications::NewMessage;
 use oes_app::service::notifications::{self, BATCH};
-use oes_app::store::notifications::{self as store, AudienceKind, NewNotification};
 use serde_json::json;
+
+/// Stores a notification as `create` does when the queue cannot be reached: the row is
+/// committed and its fan-out job never added (what the resume sweep exists for), so nothing
+/// but the test runs the fan-out until a process resumes it.
+async fn stored_without_its_job(db: &Db, subject: &str, addresses: &[String]) -> uuid::Uuid {
+    let (admin, _) = oes_app::service::accounts::find_user_by_email(db, ADMIN)
+        .await
+        .expect("read")
+        .expect("the admin exists");
+    let unreachable = JobRuntime::redis(
+        "redis://127.0.0.1:1",
+        "oes-test-none",
+        &RedisLink::disabled(),
+        false,
+    );
+    let message = NewMessage::parse(subject, "b", "ADDRESSES", None, Some(addresses))
+        .expect("a valid notification");
+    notifications::create(db, &unreachable, admin, message)
+        .await
+        .expect("stored")
+}
+
+async fn enqueued(db: &Db, id: uuid::Uuid) -> i64 {
+    notifications::progress(db, id)
+        .await
+        .expect("progress")
+        .enqueued
+}
 
 fn subjects_to(messages: &[oes_mail::sink::ReceivedMessage]) -> Vec<(String, String)> {
     messages
@@ -209,32 +240,7 @@ async fn a_fan_out_that_dies_after_a_batch_resumes_without_writing_anyone_twice(
         let total = 2 * BATCH + 37;
         let addresses: Vec<String> = (0..total).map(|i| format!("r{i}@resume.test")).collect();
         // Written without a job, so only this test runs the fan-out.
-        let id = uuid::Uuid::new_v4();
-        let mut tx = app.db.begin().await.expect("begin");
-        store::insert(
-            &mut tx,
-            &NewNotification {
-                id,
-                created_by: None,
-                audience: AudienceKind::Addresses,
-                exam_id: None,
-                subject: "Resume",
-                body: "b",
-                recipients: total,
-            },
-        )
-        .await
-        .expect("notification");
-        store::insert_addresses(&mut tx, id, 1, &addresses[..300])
-            .await
-            .expect("addresses");
-        store::insert_addresses(&mut tx, id, 301, &addresses[300..600])
-            .await
-            .expect("addresses");
-        store::insert_addresses(&mut tx, id, 601, &addresses[600..])
-            .await
-            .expect("addresses");
-        tx.commit().await.expect("commit");
+        let id = stored_without_its_job(&app.db, "Resume", &addresses).await;
 
         let state = app.server.state().clone();
         let crashed = {
@@ -243,8 +249,7 @@ async fn a_fan_out_that_dies_after_a_batch_resumes_without_writing_anyone_twice(
         };
         // Kill the fan-out once its first batch is committed.
         loop {
-            let row = store::get(&app.db, id).await.expect("row").expect("exists");
-            if row.enqueued >= BATCH {
+            if enqueued(&app.db, id).await >= BATCH {
                 crashed.abort();
                 break;
             }
@@ -255,14 +260,14 @@ async fn a_fan_out_that_dies_after_a_batch_resumes_without_writing_anyone_twice(
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let _ = crashed.await;
-        let row = store::get(&app.db, id).await.expect("row").expect("exists");
-        assert!(row.enqueued >= BATCH && row.enqueued % BATCH == 0 || row.enqueued == total);
+        let written = enqueued(&app.db, id).await;
+        assert!(written >= BATCH && written % BATCH == 0 || written == total);
 
         let report = notifications::fan_out(&state.db, &state.emails, id)
             .await
             .expect("the resumed fan-out finishes");
         assert_eq!(
-            i64::try_from(report.written).expect("fits") + row.enqueued,
+            i64::try_from(report.written).expect("fits") + written,
             total
         );
         let progress = app
@@ -358,27 +363,8 @@ async fn an_unfinished_fan_out_found_at_start_up_is_resumed() {
     for backend in support::BACKENDS {
         // A notification whose fan-out never ran (its in-process queue died with the process).
         let (test_db, db) = prepare(backend).await;
-        let id = uuid::Uuid::new_v4();
         let addresses: Vec<String> = (0..3).map(|i| format!("later{i}@x.test")).collect();
-        let mut tx = db.begin().await.expect("begin");
-        store::insert(
-            &mut tx,
-            &NewNotification {
-                id,
-                created_by: None,
-                audience: AudienceKind::Addresses,
-                exam_id: None,
-                subject: "Left behind",
-                body: "b",
-                recipients: 3,
-            },
-        )
-        .await
-        .expect("notification");
-        store::insert_addresses(&mut tx, id, 1, &addresses)
-            .await
-            .expect("addresses");
-        tx.commit().await.expect("commit");
+        let id = stored_without_its_job(&db, "Left behind", &addresses).await;
 
         let app = start_on(test_db, db, &[]).await;
         let progress = app

@@ -3,10 +3,9 @@
 //! server's. The collector is a real HTTP server of the test's own that keeps every
 //! `POST /v1/traces` body.
 
-mod support;
-
 use std::sync::{Arc, Mutex};
 
+use crate::support::TestDb;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
@@ -19,7 +18,6 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue as AnyValueBox, KeyValue};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message as _;
-use support::TestDb;
 
 /// One `POST /v1/traces` as received: its content type and its body.
 type Received = Arc<Mutex<Vec<(Option<String>, Bytes)>>>;
@@ -118,7 +116,7 @@ fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
 }
 
 async fn start(db: &TestDb, collector: &Collector) -> RunningServer {
-    let config = support::config(
+    let config = crate::support::config(
         &db.url,
         &[("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.as_str())],
     );
@@ -229,7 +227,7 @@ async fn a_collector_that_never_answers_does_not_hold_up_requests_or_shutdown() 
         }
     });
     let db = TestDb::new(Backend::Sqlite).await;
-    let config = support::config(
+    let config = crate::support::config(
         &db.url,
         &[("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str())],
     );
