@@ -16,12 +16,11 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use axum::Extension;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Router};
 use subtle::ConstantTimeEq;
 
 use crate::http::ApiError;
@@ -79,13 +78,6 @@ impl HttpMetrics {
     }
 }
 
-/// `/metrics`, outside `/api` where Prometheus expects it.
-pub fn routes(metrics: HttpMetrics) -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .layer(Extension(metrics))
-}
-
 /// The middleware: measures each request once it has been routed.
 pub async fn track(State(metrics): State<HttpMetrics>, req: Request, next: Next) -> Response {
     let route = req
@@ -120,7 +112,9 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-async fn scrape(
+/// `/metrics`, outside `/api` where Prometheus expects it; the router hands it the counters
+/// as an extension.
+pub(crate) async fn scrape(
     State(state): State<AppState>,
     Extension(metrics): Extension<HttpMetrics>,
     headers: HeaderMap,

@@ -78,7 +78,7 @@ pub async fn score_attempt(db: &Db, cache: &Cache, id: AttemptId) -> Result<bool
     Ok(true)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultItem {
     pub attempt_id: AttemptId,
@@ -124,7 +124,7 @@ pub async fn mine(state: &AppState, user: UserId) -> Result<Vec<ResultItem>, Exa
     Ok(out)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScoreView {
     pub attempt_id: AttemptId,
@@ -205,7 +205,7 @@ pub async fn score(
     })
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisOption {
     pub id: OptionId,
@@ -213,7 +213,7 @@ pub struct AnalysisOption {
     pub is_correct: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisAnswer {
     pub selected_option_ids: Vec<OptionId>,
@@ -223,7 +223,7 @@ pub struct AnalysisAnswer {
     pub marks_obtained: Decimal,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CorrectAnswer {
     pub option_ids: Vec<OptionId>,
@@ -233,7 +233,7 @@ pub struct CorrectAnswer {
     pub tolerance: Option<Decimal>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisQuestion {
     pub question_id: QuestionId,
@@ -249,7 +249,7 @@ pub struct AnalysisQuestion {
     pub correct_answer: CorrectAnswer,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Analysis {
     pub attempt_id: AttemptId,
