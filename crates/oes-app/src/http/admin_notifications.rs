@@ -51,7 +51,7 @@ pub(crate) struct Accepted {
     id: uuid::Uuid,
 }
 
-#[utoipa::path(post, path = "/api/admin/notifications", tag = "notifications", request_body = CreateBody,
+#[utoipa::path(post, path = "/api/admin/notifications", operation_id = "createNotification", tag = "notifications", request_body = CreateBody,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 202, description = "Accepted: the fan-out runs as a job", body = Accepted),
@@ -76,7 +76,7 @@ pub(crate) async fn create(
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
-#[utoipa::path(get, path = "/api/admin/notifications/{id}", tag = "notifications",
+#[utoipa::path(get, path = "/api/admin/notifications/{id}", operation_id = "notificationProgress", tag = "notifications",
     params(("id" = String, Path, format = Uuid, description = "The notification id; anything else is a 404")),
     security(("bearer" = []), ("cookie" = [])),
     responses(

@@ -29,7 +29,7 @@ pub(crate) struct Started {
     deadline_at: String,
 }
 
-#[utoipa::path(post, path = "/api/exam-attempt/{examId}/start", tag = "attempts",
+#[utoipa::path(post, path = "/api/exam-attempt/{examId}/start", operation_id = "startAttempt", tag = "attempts",
     params(("examId" = ExamId, Path, description = "The exam id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -78,7 +78,7 @@ pub(crate) struct Loaded {
     deadline_at: String,
 }
 
-#[utoipa::path(get, path = "/api/exam-attempt/{examId}/attempt", tag = "attempts",
+#[utoipa::path(get, path = "/api/exam-attempt/{examId}/attempt", operation_id = "loadAttempt", tag = "attempts",
     params(("examId" = ExamId, Path, description = "The exam id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -121,7 +121,7 @@ pub(crate) struct SaveBody {
     numerical_answer: Option<Decimal>,
 }
 
-#[utoipa::path(post, path = "/api/exam-attempt/{examId}/save", tag = "attempts",
+#[utoipa::path(post, path = "/api/exam-attempt/{examId}/save", operation_id = "saveAnswer", tag = "attempts",
     params(("examId" = ExamId, Path, description = "The exam id")),
     request_body = SaveBody,
     security(("bearer" = []), ("cookie" = [])),
@@ -158,7 +158,7 @@ pub(crate) struct Submitted {
     status: AttemptStatus,
 }
 
-#[utoipa::path(post, path = "/api/exam-attempt/{examId}/submit", tag = "attempts",
+#[utoipa::path(post, path = "/api/exam-attempt/{examId}/submit", operation_id = "submitAttempt", tag = "attempts",
     params(("examId" = ExamId, Path, description = "The exam id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(

@@ -61,7 +61,7 @@ pub(crate) struct SignupBody {
 
 /// Registers an account and emails a verification link. The answer is the same whether or not
 /// the email was already registered.
-#[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupBody,
+#[utoipa::path(post, path = "/api/auth/signup", operation_id = "signup", tag = "auth", request_body = SignupBody,
     responses(
         (status = 201, description = "Signup received; a verification link is on its way", body = MessageBody),
         (status = 400, description = "Invalid name, email, or a password outside the policy; or malformed JSON", body = ErrorBody),
@@ -120,7 +120,7 @@ pub(crate) struct LoginUser {
 
 /// Starts a session: sets the HttpOnly `accessToken` cookie and returns the same token for
 /// non-browser clients (Bearer).
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginBody,
+#[utoipa::path(post, path = "/api/auth/login", operation_id = "login", tag = "auth", request_body = LoginBody,
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 400, description = "Missing email or password, or malformed JSON", body = ErrorBody),
@@ -159,7 +159,7 @@ pub(crate) async fn login(
 
 /// Ends the presented session (if any) and clears the cookie. A cookie-borne logout from a
 /// foreign origin is refused: logging a student out mid-exam is an attack too.
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/logout", operation_id = "logout", tag = "auth",
     security((), ("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Session ended (if one was presented), cookie cleared", body = MessageBody),
@@ -183,7 +183,7 @@ pub(crate) async fn logout(
 }
 
 /// The token from the emailed link (frontend page `/verify-email?token=…`).
-#[utoipa::path(post, path = "/api/auth/verify-email/{token}", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/verify-email/{token}", operation_id = "verifyEmail", tag = "auth",
     params(("token" = String, Path, description = "The token from the verification link: 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
     responses(
         (status = 200, description = "Verified (or already verified)", body = MessageBody),
@@ -206,7 +206,7 @@ pub(crate) struct EmailBody {
     email: String,
 }
 
-#[utoipa::path(post, path = "/api/auth/resend-verification", tag = "auth", request_body = EmailBody,
+#[utoipa::path(post, path = "/api/auth/resend-verification", operation_id = "resendVerification", tag = "auth", request_body = EmailBody,
     responses(
         (status = 200, description = "The same answer whatever the address", body = MessageBody),
         (status = 400, description = "Not an email address, or malformed JSON", body = ErrorBody),
@@ -224,7 +224,7 @@ pub(crate) async fn resend_verification(
     ))
 }
 
-#[utoipa::path(post, path = "/api/auth/forgot-password", tag = "auth", request_body = EmailBody,
+#[utoipa::path(post, path = "/api/auth/forgot-password", operation_id = "forgotPassword", tag = "auth", request_body = EmailBody,
     responses(
         (status = 200, description = "The same answer whatever the address; a 6-digit code valid 15 minutes is emailed", body = MessageBody),
         (status = 400, description = "Not an email address, or malformed JSON", body = ErrorBody),
@@ -265,7 +265,7 @@ pub(crate) struct ResetBody {
 
 /// Sets a new password with the emailed code; every session of the account ends. A code
 /// allows five wrong tries.
-#[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth", request_body = ResetBody,
+#[utoipa::path(post, path = "/api/auth/reset-password", operation_id = "resetPassword", tag = "auth", request_body = ResetBody,
     responses(
         (status = 200, description = "Password reset", body = MessageBody),
         (status = 400, description = "Invalid input, malformed JSON, or an invalid, expired, used or exhausted code", body = ErrorBody),
@@ -317,7 +317,7 @@ pub(crate) struct ChangePasswordBody {
 }
 
 /// Needs a session; the caller's other sessions end.
-#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth", request_body = ChangePasswordBody,
+#[utoipa::path(post, path = "/api/auth/change-password", operation_id = "changePassword", tag = "auth", request_body = ChangePasswordBody,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Changed", body = SuccessMessage),

@@ -36,7 +36,7 @@ pub struct ErrorBody {
     pub message: String,
     /// For example `{field}`, `{field, allowed}` or `{errors: [..]}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
     pub details: Option<serde_json::Value>,
 }
 

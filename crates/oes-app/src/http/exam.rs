@@ -192,7 +192,7 @@ exam_body!(
     nullable = true
 );
 
-#[utoipa::path(get, path = "/api/exam/upcoming", tag = "exams",
+#[utoipa::path(get, path = "/api/exam/upcoming", operation_id = "upcomingExams", tag = "exams",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Published exams not yet started", body = ExamList<StudentExam>),
@@ -214,7 +214,7 @@ pub(crate) async fn upcoming(
     }))
 }
 
-#[utoipa::path(get, path = "/api/exam/live", tag = "exams",
+#[utoipa::path(get, path = "/api/exam/live", operation_id = "liveExams", tag = "exams",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Published exams open now, with the caller's own attempt", body = ExamList<LiveExam>),
@@ -245,7 +245,7 @@ pub(crate) async fn live(
     }))
 }
 
-#[utoipa::path(post, path = "/api/exam/create", tag = "exams", request_body = NewExamBody,
+#[utoipa::path(post, path = "/api/exam/create", operation_id = "createExam", tag = "exams", request_body = NewExamBody,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Created, in DRAFT", body = ExamChanged),
@@ -270,7 +270,7 @@ fn changed(message: &'static str, exam: ExamRow) -> Json<ExamChanged> {
     })
 }
 
-#[utoipa::path(get, path = "/api/exam/all", tag = "exams",
+#[utoipa::path(get, path = "/api/exam/all", operation_id = "listExams", tag = "exams",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Every exam with its questions", body = ExamList<ExamView>),
@@ -292,7 +292,7 @@ pub(crate) async fn all(
     }))
 }
 
-#[utoipa::path(get, path = "/api/exam/{examId}", tag = "exams",
+#[utoipa::path(get, path = "/api/exam/{examId}", operation_id = "getExam", tag = "exams",
     params(("examId" = ExamId, Path, description = "The exam id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -314,7 +314,7 @@ pub(crate) async fn get_one(
     }))
 }
 
-#[utoipa::path(put, path = "/api/exam/{examId}", tag = "exams",
+#[utoipa::path(put, path = "/api/exam/{examId}", operation_id = "updateExam", tag = "exams",
     params(("examId" = ExamId, Path, description = "The exam id")),
     request_body = ExamChangesBody,
     security(("bearer" = []), ("cookie" = [])),
@@ -335,7 +335,7 @@ pub(crate) async fn update(
     Ok(changed("Exam updated", exam))
 }
 
-#[utoipa::path(delete, path = "/api/exam/{examId}", tag = "exams",
+#[utoipa::path(delete, path = "/api/exam/{examId}", operation_id = "deleteExam", tag = "exams",
     params(("examId" = ExamId, Path, description = "The exam id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -375,7 +375,7 @@ pub(crate) struct QuestionsBody {
     remove_question_ids: Vec<QuestionId>,
 }
 
-#[utoipa::path(post, path = "/api/exam/{examId}/questions", tag = "exams",
+#[utoipa::path(post, path = "/api/exam/{examId}/questions", operation_id = "setExamQuestions", tag = "exams",
     params(("examId" = ExamId, Path, description = "The exam id")),
     request_body = QuestionsBody,
     security(("bearer" = []), ("cookie" = [])),
@@ -406,7 +406,7 @@ pub(crate) async fn set_questions(
     Ok(SuccessMessage::json("Exam questions updated"))
 }
 
-#[utoipa::path(post, path = "/api/exam/{examId}/publish", tag = "exams",
+#[utoipa::path(post, path = "/api/exam/{examId}/publish", operation_id = "publishExam", tag = "exams",
     params(("examId" = ExamId, Path, description = "The exam id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(

@@ -17,7 +17,7 @@ pub(crate) struct TopFive {
     board: Leaderboard,
 }
 
-#[utoipa::path(get, path = "/api/leaderboard/top-five", tag = "leaderboard",
+#[utoipa::path(get, path = "/api/leaderboard/top-five", operation_id = "topFive", tag = "leaderboard",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The most recently ended exam; competition ranking (ties share a rank, earlier submission listed first); only names and scores of others", body = TopFive),

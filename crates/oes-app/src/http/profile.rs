@@ -32,7 +32,7 @@ pub(crate) struct ProfileResponse {
 }
 
 /// The signed-in user's account and profile, served through the cache.
-#[utoipa::path(get, path = "/api/profile/me", tag = "profile",
+#[utoipa::path(get, path = "/api/profile/me", operation_id = "getProfile", tag = "profile",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "`{message, data}`", body = ProfileResponse),
@@ -110,7 +110,7 @@ pub(crate) struct ProfileBody {
 }
 
 /// Creates or replaces the profile and the full name. Enumerations accept any case.
-#[utoipa::path(put, path = "/api/profile/me", tag = "profile", request_body = ProfileBody,
+#[utoipa::path(put, path = "/api/profile/me", operation_id = "updateProfile", tag = "profile", request_body = ProfileBody,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "`{message, data}` with the new values", body = ProfileResponse),
@@ -157,7 +157,7 @@ pub(crate) struct EmailChangeBody {
 
 /// Emails a confirmation link (24 h) to the new address and a notice to the current one. The
 /// answer is the same when the new address is taken (no link is sent then).
-#[utoipa::path(post, path = "/api/profile/email", tag = "profile", request_body = EmailChangeBody,
+#[utoipa::path(post, path = "/api/profile/email", operation_id = "requestEmailChange", tag = "profile", request_body = EmailChangeBody,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Confirmation link sent", body = MessageBody),
@@ -181,7 +181,7 @@ pub(crate) async fn request_email_change(
 
 /// The token from the link (frontend page `/confirm-email-change?token=…`); applies the change
 /// and ends every session of the account.
-#[utoipa::path(post, path = "/api/profile/email/confirm/{token}", tag = "profile",
+#[utoipa::path(post, path = "/api/profile/email/confirm/{token}", operation_id = "confirmEmailChange", tag = "profile",
     params(("token" = String, Path, description = "The token from the confirmation link: 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
     responses(
         (status = 200, description = "Email changed", body = MessageBody),

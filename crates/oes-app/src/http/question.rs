@@ -194,7 +194,7 @@ impl QuestionReply {
     }
 }
 
-#[utoipa::path(post, path = "/api/question/create", tag = "questions", request_body = NewQuestionBody,
+#[utoipa::path(post, path = "/api/question/create", operation_id = "createQuestion", tag = "questions", request_body = NewQuestionBody,
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 201, description = "Created", body = QuestionReply),
@@ -254,7 +254,7 @@ pub(crate) struct QuestionPage {
     pagination: Pagination,
 }
 
-#[utoipa::path(get, path = "/api/question", tag = "questions", params(ListQuery),
+#[utoipa::path(get, path = "/api/question", operation_id = "listQuestions", tag = "questions", params(ListQuery),
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "One page of questions, newest first", body = QuestionPage),
@@ -301,7 +301,7 @@ pub(crate) async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/api/question/{id}", tag = "questions",
+#[utoipa::path(get, path = "/api/question/{id}", operation_id = "getQuestion", tag = "questions",
     params(("id" = QuestionId, Path, description = "The question id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -320,7 +320,7 @@ pub(crate) async fn get_one(
     Ok(QuestionReply::json(None, q))
 }
 
-#[utoipa::path(put, path = "/api/question/{id}", tag = "questions",
+#[utoipa::path(put, path = "/api/question/{id}", operation_id = "updateQuestion", tag = "questions",
     params(("id" = QuestionId, Path, description = "The question id")),
     request_body = QuestionChangesBody,
     security(("bearer" = []), ("cookie" = [])),
@@ -342,7 +342,7 @@ pub(crate) async fn update(
     Ok(QuestionReply::json(Some("Question updated"), q))
 }
 
-#[utoipa::path(delete, path = "/api/question/{id}", tag = "questions",
+#[utoipa::path(delete, path = "/api/question/{id}", operation_id = "deleteQuestion", tag = "questions",
     params(("id" = QuestionId, Path, description = "The question id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(

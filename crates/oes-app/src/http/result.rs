@@ -22,7 +22,7 @@ pub(crate) struct MyResults {
     count: usize,
 }
 
-#[utoipa::path(get, path = "/api/result", tag = "results",
+#[utoipa::path(get, path = "/api/result", operation_id = "myResults", tag = "results",
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The caller's attempts", body = MyResults),
@@ -66,7 +66,7 @@ fn outcome<T: Serialize>(o: Outcome<T>) -> Response {
     }
 }
 
-#[utoipa::path(get, path = "/api/result/{examId}/score", tag = "results",
+#[utoipa::path(get, path = "/api/result/{examId}/score", operation_id = "getScore", tag = "results",
     params(("examId" = ExamId, Path, description = "The exam id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
@@ -87,7 +87,7 @@ pub(crate) async fn score(
     ))
 }
 
-#[utoipa::path(get, path = "/api/result/{examId}/analysis", tag = "results",
+#[utoipa::path(get, path = "/api/result/{examId}/analysis", operation_id = "getAnalysis", tag = "results",
     params(("examId" = ExamId, Path, description = "The exam id")),
     security(("bearer" = []), ("cookie" = [])),
     responses(
