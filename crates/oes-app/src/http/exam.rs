@@ -140,9 +140,9 @@ pub(crate) struct ExamDetail {
 /// durationMinutes no longer than that window (a window under a minute admits 1).
 macro_rules! exam_body {
     ($(#[$doc:meta])* $name:ident, required = $required:literal, nullable = $nullable:literal) => {
-        $(#[$doc])*
         #[derive(Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "camelCase")]
+        $(#[$doc])*
         pub(crate) struct $name {
             /// Trimmed; not blank.
             #[schema(required = $required, nullable = $nullable, min_length = 1, pattern = r"\S")]
@@ -181,12 +181,22 @@ macro_rules! exam_body {
 
 exam_body!(
     /// A new exam, created as a DRAFT.
+    #[schema(example = json!({
+        "title": "Algebra midterm",
+        "description": "Chapters 1 to 4",
+        "durationMinutes": 60,
+        "startTime": "2030-03-01T10:00:00+05:30",
+        "endTime": "2030-03-01T12:00:00+05:30",
+        "graceSeconds": 30,
+        "shuffleOptions": true
+    }))]
     NewExamBody,
     required = true,
     nullable = false
 );
 exam_body!(
     /// Changes to a DRAFT exam: absent fields keep their value; validated as a whole.
+    #[schema(example = json!({ "title": "Algebra midterm (revised)", "graceSeconds": 60 }))]
     ExamChangesBody,
     required = false,
     nullable = true

@@ -107,9 +107,9 @@ impl From<OptionBody> for OptionInput {
 /// `numericalAnswer` (and an optional `tolerance`).
 macro_rules! question_body {
     ($(#[$doc:meta])* $name:ident, required = $required:literal, nullable = $nullable:literal) => {
-        $(#[$doc])*
         #[derive(Deserialize, utoipa::ToSchema)]
         #[serde(rename_all = "camelCase")]
+        $(#[$doc])*
         pub(crate) struct $name {
             /// Trimmed; not blank.
             #[schema(required = $required, nullable = $nullable, min_length = 1, pattern = r"\S")]
@@ -162,6 +162,19 @@ macro_rules! question_body {
 
 question_body!(
     /// A new question.
+    #[schema(example = json!({
+        "statement": "What is 2 + 2?",
+        "questionType": "SINGLE_CORRECT",
+        "domain": "arithmetic",
+        "marks": 2,
+        "negativeMarks": 0.5,
+        "difficulty": "EASY",
+        "options": [
+            { "text": "3", "isCorrect": false },
+            { "text": "4", "isCorrect": true },
+            { "text": "5", "isCorrect": false }
+        ]
+    }))]
     NewQuestionBody,
     required = true,
     nullable = false
@@ -169,6 +182,7 @@ question_body!(
 question_body!(
     /// Changes to a question: absent fields keep their value; the result is validated as a
     /// whole.
+    #[schema(example = json!({ "statement": "What is 2 + 3?", "difficulty": "MEDIUM" }))]
     QuestionChangesBody,
     required = false,
     nullable = true
