@@ -159,3 +159,89 @@ impl IntoResponses for JsonBodyErrors {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::Value;
+
+    use super::document_json;
+
+    fn operations(doc: &Value) -> Vec<(String, &Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                out.push((format!("{} {path}", method.to_uppercase()), op));
+            }
+        }
+        out
+    }
+
+    /// A JSON body described only in prose (an empty schema) is what this document must not
+    /// have again: generators and fuzzers cannot use it.
+    fn typed(content: &Value) -> bool {
+        let schema = &content["application/json"]["schema"];
+        schema.get("$ref").is_some() || schema.get("type").is_some()
+    }
+
+    #[test]
+    fn every_operation_has_an_id_typed_bodies_and_its_error_answers() {
+        let doc: Value = serde_json::from_str(&document_json()).expect("the document is JSON");
+        let ops = operations(&doc);
+        assert!(ops.len() >= 36, "only {} operations", ops.len());
+        let mut ids = HashSet::new();
+        for (name, op) in ops {
+            let id = op["operationId"].as_str().expect("an operationId");
+            assert!(
+                ids.insert(id.to_owned()),
+                "{name}: operationId {id} is taken"
+            );
+            if let Some(body) = op.get("requestBody") {
+                assert!(typed(&body["content"]), "{name}: untyped request body");
+                for status in ["413", "415", "422"] {
+                    assert!(op["responses"][status].is_object(), "{name}: no {status}");
+                }
+            }
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                if let Some(content) = response.get("content") {
+                    assert!(typed(content), "{name}: untyped {status} body");
+                }
+            }
+            let signed_in = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|r| !r.is_empty()))
+            });
+            if signed_in {
+                assert!(op["responses"]["401"].is_object(), "{name}: no 401");
+            }
+        }
+    }
+
+    #[test]
+    fn the_document_states_the_limits_the_services_enforce() {
+        let doc: Value = serde_json::from_str(&document_json()).expect("the document is JSON");
+        let schemas = &doc["components"]["schemas"];
+        let signup = &schemas["SignupBody"]["properties"];
+        assert_eq!(signup["password"]["minLength"], 10);
+        assert_eq!(signup["password"]["maxLength"], 128);
+        assert_eq!(signup["email"]["format"], "email");
+        let exam = &schemas["NewExamBody"];
+        assert_eq!(exam["properties"]["graceSeconds"]["maximum"], 3600);
+        assert_eq!(exam["properties"]["startTime"]["format"], "date-time");
+        assert!(
+            exam["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&Value::from("title")))
+        );
+        assert_eq!(schemas["ExamId"]["format"], "uuid");
+        assert_eq!(
+            schemas["ProfileBody"]["properties"]["semester"]["enum"]
+                .as_array()
+                .map(Vec::len),
+            Some(8)
+        );
+        assert!(doc["components"]["securitySchemes"]["cookie"].is_object());
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+}
