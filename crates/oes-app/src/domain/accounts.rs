@@ -10,7 +10,7 @@ pub const VERIFY_LINK_HOURS: u32 = 24;
 pub const RESET_CODE_MINUTES: u32 = 15;
 
 /// What a user may do. Admins are made only by `oes admin create`, never through the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
     User,

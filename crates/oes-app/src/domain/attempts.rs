@@ -10,7 +10,7 @@ use crate::domain::ids::{OptionId, QuestionId};
 use crate::domain::questions::{Question, QuestionType};
 use crate::domain::scoring::Answer;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AttemptStatus {
     InProgress,

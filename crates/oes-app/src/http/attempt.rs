@@ -1,91 +1,185 @@
-//! `/api/exam-attempt`: a student's attempt at a live exam.
+//! `/api/exam-attempt` handlers: a student's attempt at a live exam.
 
-use axum::Router;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde_json::json;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
+use crate::domain::attempts::AttemptStatus;
 use crate::domain::exams::format_instant;
-use crate::http::auth::ErrorBody;
-use crate::http::exam::{client, parse_id};
+use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId};
+use crate::http::body::SuccessMessage;
+use crate::http::error::ErrorBody;
+use crate::http::extract::{attempt_client, parse_id};
+use crate::http::openapi::{JsonBodyErrors, Unauthenticated};
 use crate::http::session::ClientMeta;
 use crate::http::{ApiError, ApiJson, CurrentUser};
-use crate::service::attempts::{self, SaveInput};
+use crate::service::attempts::{self, AttemptQuestion, SaveInput};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/exam-attempt/{exam_id}/start", post(start))
-        .route("/exam-attempt/{exam_id}/attempt", get(load))
-        .route("/exam-attempt/{exam_id}/save", post(save))
-        .route("/exam-attempt/{exam_id}/submit", post(submit))
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Started {
+    success: bool,
+    message: &'static str,
+    attempt_id: AttemptId,
+    /// min(start + duration, end) + grace.
+    #[schema(format = DateTime)]
+    deadline_at: String,
 }
 
-#[utoipa::path(post, path = "/api/exam-attempt/{examId}/start", tag = "attempts", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 201, description = "{success, message, attemptId, deadlineAt}; deadline = min(start + duration, end) + grace", body = serde_json::Value), (status = 400, description = "exam_not_available, exam_not_active or already_attempted", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/exam-attempt/{examId}/start", operation_id = "startAttempt", tag = "attempts",
+    params(("examId" = ExamId, Path, description = "The exam id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Started", body = Started),
+        (status = 400, description = "Not a valid id, exam_not_available, exam_not_active or already_attempted", body = ErrorBody),
+        (status = 403, description = "Email not verified, or a cookie from a foreign origin", body = ErrorBody),
+        (status = 404, description = "No such published exam", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn start(
     State(state): State<AppState>,
     user: CurrentUser,
     meta: ClientMeta,
     Path(exam_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<Started>), ApiError> {
     let exam_id = parse_id(&exam_id, "examId")?;
-    let a = attempts::start(&state, user.id, exam_id, &client(meta)).await?;
-    let body = json!({
-        "success": true,
-        "message": "Exam started",
-        "attemptId": a.id,
-        "deadlineAt": format_instant(a.deadline_at),
-    });
-    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+    let a = attempts::start(&state, user.id, exam_id, &attempt_client(meta)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Started {
+            success: true,
+            message: "Exam started",
+            attempt_id: a.id,
+            deadline_at: format_instant(a.deadline_at),
+        }),
+    ))
 }
 
-#[utoipa::path(get, path = "/api/exam-attempt/{examId}/attempt", tag = "attempts", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "{success, exam: {id, title, questions: [{examQuestionId, questionOrder, marks, negativeMarks, id, statement, questionType, domain, options: [{id, text}], studentAnswer}]}, attemptId, remainingSeconds, deadlineAt}; never any answer key", body = serde_json::Value), (status = 403, description = "no_active_attempt, attempt_not_active, or time_over (auto-submitted now)", body = ErrorBody), (status = 404, description = "No such published exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+/// The paper: never any answer key.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct PaperExam {
+    id: ExamId,
+    title: String,
+    questions: Vec<AttemptQuestion>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Loaded {
+    success: bool,
+    message: &'static str,
+    exam: PaperExam,
+    attempt_id: AttemptId,
+    remaining_seconds: i64,
+    #[schema(format = DateTime)]
+    deadline_at: String,
+}
+
+#[utoipa::path(get, path = "/api/exam-attempt/{examId}/attempt", operation_id = "loadAttempt", tag = "attempts",
+    params(("examId" = ExamId, Path, description = "The exam id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The paper with the student's saved answers", body = Loaded),
+        (status = 400, description = "Not a valid id", body = ErrorBody),
+        (status = 403, description = "Email not verified; no_active_attempt, attempt_not_active, or time_over (auto-submitted now)", body = ErrorBody),
+        (status = 404, description = "No such published exam", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn load(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(exam_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Loaded>, ApiError> {
     let p = attempts::load(&state, user.id, parse_id(&exam_id, "examId")?).await?;
-    let body = json!({
-        "success": true,
-        "message": "Attempt loaded",
-        "exam": { "id": p.exam_id, "title": p.title, "questions": p.questions },
-        "attemptId": p.attempt_id,
-        "remainingSeconds": p.remaining_seconds,
-        "deadlineAt": format_instant(p.deadline_at),
-    });
-    Ok(axum::Json(body).into_response())
+    Ok(Json(Loaded {
+        success: true,
+        message: "Attempt loaded",
+        exam: PaperExam {
+            id: p.exam_id,
+            title: p.title,
+            questions: p.questions,
+        },
+        attempt_id: p.attempt_id,
+        remaining_seconds: p.remaining_seconds,
+        deadline_at: format_instant(p.deadline_at),
+    }))
 }
 
-#[utoipa::path(post, path = "/api/exam-attempt/{examId}/save", tag = "attempts", params(("examId" = String, Path, description = "The exam id (UUID)")), request_body(content = serde_json::Value, description = "questionId, selectedOptionIds? (options of that question; duplicates dropped; at most one for SINGLE_CORRECT; [] clears), numericalAnswer? (NUMERICAL only; rounded to 6 decimals)"), responses((status = 200, description = "Saved (last write wins)", body = serde_json::Value), (status = 400, description = "validation_failed or question_not_in_exam", body = ErrorBody), (status = 403, description = "Attempt submitted, or time over", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+/// One answer. Last write wins.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SaveBody {
+    question_id: QuestionId,
+    /// Options of that question; duplicates dropped; at most one for SINGLE_CORRECT; `[]`
+    /// clears. Not for NUMERICAL.
+    selected_option_ids: Option<Vec<OptionId>>,
+    /// NUMERICAL only; rounded to 6 decimals.
+    #[schema(minimum = -1e15, maximum = 1e15)]
+    numerical_answer: Option<Decimal>,
+}
+
+#[utoipa::path(post, path = "/api/exam-attempt/{examId}/save", operation_id = "saveAnswer", tag = "attempts",
+    params(("examId" = ExamId, Path, description = "The exam id")),
+    request_body = SaveBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Saved", body = SuccessMessage),
+        (status = 400, description = "Not a valid id, validation_failed, question_not_in_exam, or malformed JSON", body = ErrorBody),
+        (status = 403, description = "Email not verified, a cookie from a foreign origin; no active attempt, attempt submitted, or time over", body = ErrorBody),
+        (status = 404, description = "No such published exam", body = ErrorBody),
+        Unauthenticated, JsonBodyErrors,
+    ))]
 pub(crate) async fn save(
     State(state): State<AppState>,
     user: CurrentUser,
     meta: ClientMeta,
     Path(exam_id): Path<String>,
-    ApiJson(input): ApiJson<SaveInput>,
-) -> Result<Response, ApiError> {
+    ApiJson(body): ApiJson<SaveBody>,
+) -> Result<Json<SuccessMessage>, ApiError> {
     let exam_id = parse_id(&exam_id, "examId")?;
-    attempts::save(&state, user.id, exam_id, input, &client(meta)).await?;
-    Ok(axum::Json(json!({ "success": true, "message": "Answer saved" })).into_response())
+    let input = SaveInput {
+        question_id: body.question_id,
+        selected_option_ids: body.selected_option_ids,
+        numerical_answer: body.numerical_answer,
+    };
+    attempts::save(&state, user.id, exam_id, input, &attempt_client(meta)).await?;
+    Ok(SuccessMessage::json("Answer saved"))
 }
 
-#[utoipa::path(post, path = "/api/exam-attempt/{examId}/submit", tag = "attempts", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "{success, message, attemptId, status: SUBMITTED}; scoring is queued", body = serde_json::Value), (status = 400, description = "no_active_attempt or already_submitted", body = ErrorBody), (status = 403, description = "Time over: auto-submitted at the hard end instead", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Submitted {
+    success: bool,
+    message: &'static str,
+    attempt_id: AttemptId,
+    status: AttemptStatus,
+}
+
+#[utoipa::path(post, path = "/api/exam-attempt/{examId}/submit", operation_id = "submitAttempt", tag = "attempts",
+    params(("examId" = ExamId, Path, description = "The exam id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Submitted; scoring is queued", body = Submitted),
+        (status = 400, description = "Not a valid id, no_active_attempt or already_submitted", body = ErrorBody),
+        (status = 403, description = "Email not verified, a cookie from a foreign origin, or time over (auto-submitted at the hard end instead)", body = ErrorBody),
+        (status = 404, description = "No such published exam", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn submit(
     State(state): State<AppState>,
     user: CurrentUser,
     meta: ClientMeta,
     Path(exam_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<Submitted>, ApiError> {
     let exam_id = parse_id(&exam_id, "examId")?;
-    let a = attempts::submit(&state, user.id, exam_id, &client(meta)).await?;
-    let body = json!({
-        "success": true,
-        "message": "Exam submitted",
-        "attemptId": a.id,
-        "status": a.status,
-    });
-    Ok(axum::Json(body).into_response())
+    let a = attempts::submit(&state, user.id, exam_id, &attempt_client(meta)).await?;
+    Ok(Json(Submitted {
+        success: true,
+        message: "Exam submitted",
+        attempt_id: a.id,
+        status: a.status,
+    }))
 }

@@ -1,115 +1,27 @@
-//! `/api/auth`: signup, login, logout, email verification, password reset and change.
+//! `/api/auth` handlers: signup, login, logout, email verification, password reset and change.
 //!
 //! Shapes follow the original (`{message}`, login's `{message, user, accessToken}`); errors use
 //! the one `ApiError` shape. Deliberate differences: failures never tell whether an email is
 //! registered (one 401 for any failed login; signup, resend and forgot always answer alike),
 //! and `verify-email` takes the token from the link's page, POSTed here.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
+use crate::domain::accounts::Role;
+use crate::domain::ids::UserId;
+use crate::http::body::{MessageBody, SuccessMessage};
+use crate::http::error::ErrorBody;
+use crate::http::openapi::{JsonBodyErrors, Unauthenticated};
 use crate::http::session::{
     ClientMeta, TokenSource, check_origin, clear_session_cookie, session_cookie, session_token,
 };
 use crate::http::{ApiError, ApiJson, CurrentUser};
 use crate::service::accounts::{self, AccountError, ResetInput, SignupInput, Verified};
 use crate::state::AppState;
-
-/// The accounts area: these routes, `/api/profile`'s, and the OpenAPI document.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth/signup", post(signup))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/auth/verify-email/{token}", post(verify_email))
-        .route("/auth/resend-verification", post(resend_verification))
-        .route("/auth/forgot-password", post(forgot_password))
-        .route("/auth/reset-password", post(reset_password))
-        .route("/auth/change-password", post(change_password))
-        .merge(super::profile::routes())
-        .merge(super::openapi::routes())
-}
-
-impl From<AccountError> for ApiError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::Invalid(invalid) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "validation_failed",
-                invalid.message,
-            )
-            .with_details(json!({ "field": invalid.field })),
-            AccountError::InvalidChoice(choice) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_value",
-                format!(
-                    "{} must be one of {}",
-                    choice.field,
-                    choice.allowed.join(", ")
-                ),
-            )
-            .with_details(json!({ "field": choice.field, "allowed": choice.allowed })),
-            AccountError::BadCredentials => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "invalid email or password",
-            ),
-            AccountError::WrongPassword => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "wrong_password",
-                "the current password is incorrect",
-            ),
-            AccountError::SamePassword => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "same_password",
-                "the new password must differ from the current one",
-            ),
-            AccountError::BadToken => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_token",
-                "this link or code is invalid, expired or already used",
-            ),
-            AccountError::NotVerified => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "email_not_verified",
-                "verify your email address first; a new link can be requested",
-            ),
-            AccountError::UserNotFound => ApiError::not_found("no such user"),
-            AccountError::EmailTaken => ApiError::new(
-                StatusCode::CONFLICT,
-                "email_taken",
-                "this email address is already in use",
-            ),
-            AccountError::EnrollmentTaken => ApiError::new(
-                StatusCode::CONFLICT,
-                "enrollment_taken",
-                "this enrollment number is already in use",
-            ),
-            AccountError::RateLimited(limited) => {
-                let mut error = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "too many requests; try again later",
-                );
-                error.retry_after = Some(limited.retry_after_secs());
-                error
-            }
-            e @ (AccountError::Db(_)
-            | AccountError::Email(_)
-            | AccountError::Hash(_)
-            | AccountError::Internal(_)) => ApiError::internal(e),
-        }
-    }
-}
-
-fn message(text: &str) -> Json<serde_json::Value> {
-    Json(json!({ "message": text }))
-}
 
 fn with_cookie(mut response: Response, cookie: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(cookie) {
@@ -118,30 +30,49 @@ fn with_cookie(mut response: Response, cookie: &str) -> Response {
     response
 }
 
+/// Absent fields read as empty, so that a missing one is the service's 400 naming the field
+/// rather than a 422; the document still lists them as required, since the API refuses
+/// requests without them.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SignupBody {
+    /// Trimmed; 1 to 100 characters, no control characters.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     full_name: String,
     #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
     email: String,
+    /// 10 to 128 characters with at least one letter and one digit.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 10,
+        max_length = 128,
+        pattern = r"^(?:[^\n]*[A-Za-z][^\n]*[0-9][^\n]*|[^\n]*[0-9][^\n]*[A-Za-z][^\n]*)$"
+    )]
     password: String,
 }
 
 /// Registers an account and emails a verification link. The answer is the same whether or not
 /// the email was already registered.
-#[utoipa::path(post, path = "/api/auth/signup", tag = "auth", request_body = SignupBody,
+#[utoipa::path(post, path = "/api/auth/signup", operation_id = "signup", tag = "auth", request_body = SignupBody,
     responses(
         (status = 201, description = "Signup received; a verification link is on its way", body = MessageBody),
-        (status = 400, description = "Invalid name, email, or a password outside the policy", body = ErrorBody),
+        (status = 400, description = "Invalid name, email, or a password outside the policy; or malformed JSON", body = ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+        JsonBodyErrors,
     ))]
 pub(crate) async fn signup(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<SignupBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
     accounts::signup(
         &state,
         &client,
@@ -154,27 +85,49 @@ pub(crate) async fn signup(
     .await?;
     Ok((
         StatusCode::CREATED,
-        message("Signup received. Check your email for a verification link."),
+        MessageBody::json("Signup received. Check your email for a verification link."),
     ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct LoginBody {
     #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
     email: String,
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     password: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LoginResponse {
+    message: &'static str,
+    user: LoginUser,
+    /// The session token, for clients that send `Authorization: Bearer`.
+    access_token: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LoginUser {
+    id: UserId,
+    #[schema(format = Email)]
+    email: String,
+    full_name: String,
+    role: Role,
 }
 
 /// Starts a session: sets the HttpOnly `accessToken` cookie and returns the same token for
 /// non-browser clients (Bearer).
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginBody,
+#[utoipa::path(post, path = "/api/auth/login", operation_id = "login", tag = "auth", request_body = LoginBody,
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
-        (status = 400, description = "Missing email or password", body = ErrorBody),
+        (status = 400, description = "Missing email or password, or malformed JSON", body = ErrorBody),
         (status = 401, description = "Invalid email or password (one answer for both)", body = ErrorBody),
         (status = 403, description = "Email not verified", body = ErrorBody),
         (status = 429, description = "Rate limited or account locked after failures; see Retry-After", body = ErrorBody),
+        JsonBodyErrors,
     ))]
 pub(crate) async fn login(
     State(state): State<AppState>,
@@ -189,26 +142,27 @@ pub(crate) async fn login(
         ));
     }
     let logged_in = accounts::login(&state, &client, &body.email, &body.password).await?;
-    let user = &logged_in.user;
-    let body = Json(json!({
-        "message": "Login successful",
-        "user": {
-            "id": user.id,
-            "email": user.email,
-            "fullName": user.full_name,
-            "role": user.role,
-        },
-        "accessToken": logged_in.token,
-    }));
     let cookie = session_cookie(&logged_in.token, &state.config.accounts);
+    let user = logged_in.user;
+    let body = Json(LoginResponse {
+        message: "Login successful",
+        user: LoginUser {
+            id: user.id,
+            email: user.email,
+            full_name: user.full_name,
+            role: user.role,
+        },
+        access_token: logged_in.token,
+    });
     Ok(with_cookie(body.into_response(), &cookie))
 }
 
 /// Ends the presented session (if any) and clears the cookie. A cookie-borne logout from a
 /// foreign origin is refused: logging a student out mid-exam is an attack too.
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+#[utoipa::path(post, path = "/api/auth/logout", operation_id = "logout", tag = "auth",
+    security((), ("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "Session ended, cookie cleared", body = MessageBody),
+        (status = 200, description = "Session ended (if one was presented), cookie cleared", body = MessageBody),
         (status = 403, description = "Cookie sent from a foreign origin", body = ErrorBody),
     ))]
 pub(crate) async fn logout(
@@ -222,12 +176,15 @@ pub(crate) async fn logout(
         accounts::logout(&state, &token).await?;
     }
     let cookie = clear_session_cookie(&state.config.accounts);
-    Ok(with_cookie(message("Logged out").into_response(), &cookie))
+    Ok(with_cookie(
+        MessageBody::json("Logged out").into_response(),
+        &cookie,
+    ))
 }
 
 /// The token from the emailed link (frontend page `/verify-email?token=…`).
-#[utoipa::path(post, path = "/api/auth/verify-email/{token}", tag = "auth",
-    params(("token" = String, Path, description = "The token from the verification link")),
+#[utoipa::path(post, path = "/api/auth/verify-email/{token}", operation_id = "verifyEmail", tag = "auth",
+    params(("token" = String, Path, description = "The token from the verification link: 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
     responses(
         (status = 200, description = "Verified (or already verified)", body = MessageBody),
         (status = 400, description = "Invalid, expired or used link", body = ErrorBody),
@@ -235,49 +192,52 @@ pub(crate) async fn logout(
 pub(crate) async fn verify_email(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MessageBody>, ApiError> {
     Ok(match accounts::verify_email(&state, &token).await? {
-        Verified::Now => message("Email verified successfully"),
-        Verified::Already => message("Email already verified"),
+        Verified::Now => MessageBody::json("Email verified successfully"),
+        Verified::Already => MessageBody::json("Email already verified"),
     })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct EmailBody {
     #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
     email: String,
 }
 
-#[utoipa::path(post, path = "/api/auth/resend-verification", tag = "auth", request_body = EmailBody,
+#[utoipa::path(post, path = "/api/auth/resend-verification", operation_id = "resendVerification", tag = "auth", request_body = EmailBody,
     responses(
         (status = 200, description = "The same answer whatever the address", body = MessageBody),
-        (status = 400, description = "Not an email address", body = ErrorBody),
+        (status = 400, description = "Not an email address, or malformed JSON", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
+        JsonBodyErrors,
     ))]
 pub(crate) async fn resend_verification(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<EmailBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MessageBody>, ApiError> {
     accounts::resend_verification(&state, &client, &body.email).await?;
-    Ok(message(
+    Ok(MessageBody::json(
         "If this address belongs to an unverified account, a new verification link is on its way.",
     ))
 }
 
-#[utoipa::path(post, path = "/api/auth/forgot-password", tag = "auth", request_body = EmailBody,
+#[utoipa::path(post, path = "/api/auth/forgot-password", operation_id = "forgotPassword", tag = "auth", request_body = EmailBody,
     responses(
         (status = 200, description = "The same answer whatever the address; a 6-digit code valid 15 minutes is emailed", body = MessageBody),
-        (status = 400, description = "Not an email address", body = ErrorBody),
+        (status = 400, description = "Not an email address, or malformed JSON", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
+        JsonBodyErrors,
     ))]
 pub(crate) async fn forgot_password(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<EmailBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MessageBody>, ApiError> {
     accounts::forgot_password(&state, &client, &body.email).await?;
-    Ok(message(
+    Ok(MessageBody::json(
         "If this address is registered, a reset code is on its way.",
     ))
 }
@@ -286,26 +246,37 @@ pub(crate) async fn forgot_password(
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ResetBody {
     #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
     email: String,
+    /// The 6-digit code from the email.
     #[serde(default)]
+    #[schema(required = true, pattern = "^[0-9]{6}$")]
     otp: String,
+    /// 10 to 128 characters with at least one letter and one digit.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 10,
+        max_length = 128,
+        pattern = r"^(?:[^\n]*[A-Za-z][^\n]*[0-9][^\n]*|[^\n]*[0-9][^\n]*[A-Za-z][^\n]*)$"
+    )]
     new_password: String,
 }
 
 /// Sets a new password with the emailed code; every session of the account ends. A code
 /// allows five wrong tries.
-#[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth", request_body = ResetBody,
+#[utoipa::path(post, path = "/api/auth/reset-password", operation_id = "resetPassword", tag = "auth", request_body = ResetBody,
     responses(
         (status = 200, description = "Password reset", body = MessageBody),
-        (status = 400, description = "Invalid input, or an invalid, expired, used or exhausted code", body = ErrorBody),
+        (status = 400, description = "Invalid input, malformed JSON, or an invalid, expired, used or exhausted code", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
+        JsonBodyErrors,
     ))]
 pub(crate) async fn reset_password(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<ResetBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MessageBody>, ApiError> {
     if body.otp.trim().is_empty() {
         return Err(AccountError::Invalid(crate::domain::accounts::Invalid {
             field: "otp",
@@ -323,7 +294,7 @@ pub(crate) async fn reset_password(
         },
     )
     .await?;
-    Ok(message(
+    Ok(MessageBody::json(
         "Password reset. Every session was signed out; sign in with the new password.",
     ))
 }
@@ -332,25 +303,35 @@ pub(crate) async fn reset_password(
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ChangePasswordBody {
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     current_password: String,
+    /// 10 to 128 characters with at least one letter and one digit, not the current one.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 10,
+        max_length = 128,
+        pattern = r"^(?:[^\n]*[A-Za-z][^\n]*[0-9][^\n]*|[^\n]*[0-9][^\n]*[A-Za-z][^\n]*)$"
+    )]
     new_password: String,
 }
 
 /// Needs a session; the caller's other sessions end.
-#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth", request_body = ChangePasswordBody,
+#[utoipa::path(post, path = "/api/auth/change-password", operation_id = "changePassword", tag = "auth", request_body = ChangePasswordBody,
+    security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "Changed: `{success: true, message}`", body = MessageBody),
-        (status = 400, description = "Policy, wrong current password, or same password", body = ErrorBody),
-        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 200, description = "Changed", body = SuccessMessage),
+        (status = 400, description = "Policy, wrong current password, same password, or malformed JSON", body = ErrorBody),
         (status = 403, description = "Email not verified, or a cookie from a foreign origin", body = ErrorBody),
+        (status = 429, description = "Rate limited", body = ErrorBody),
+        Unauthenticated, JsonBodyErrors,
     ))]
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<ChangePasswordBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SuccessMessage>, ApiError> {
     accounts::change_password(
         &state,
         &client,
@@ -360,47 +341,7 @@ pub(crate) async fn change_password(
         &body.new_password,
     )
     .await?;
-    Ok(Json(json!({
-        "success": true,
-        "message": "Password changed. Your other sessions were signed out.",
-    })))
-}
-
-/// `{message}`: the answer of most account routes.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // a schema for the OpenAPI document only
-pub(crate) struct MessageBody {
-    message: String,
-}
-
-/// The one error shape of the API.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // a schema for the OpenAPI document only
-pub(crate) struct ErrorBody {
-    /// Stable, for programs: `validation_failed`, `invalid_value`, `invalid_credentials`,
-    /// `unauthorized`, `email_not_verified`, `forbidden`, `csrf_rejected`, `invalid_token`,
-    /// `rate_limited`, `email_taken`, `enrollment_taken`, …
-    code: String,
-    message: String,
-    /// For example `{field}` or `{field, allowed}`.
-    details: Option<serde_json::Value>,
-}
-
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, non_snake_case)] // a schema for the OpenAPI document only, in the JSON's case
-pub(crate) struct LoginResponse {
-    message: String,
-    user: LoginUser,
-    /// The session token, for clients that send `Authorization: Bearer`.
-    accessToken: String,
-}
-
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code, non_snake_case)] // a schema for the OpenAPI document only, in the JSON's case
-pub(crate) struct LoginUser {
-    id: String,
-    email: String,
-    fullName: String,
-    /// `USER` or `ADMIN`.
-    role: String,
+    Ok(SuccessMessage::json(
+        "Password changed. Your other sessions were signed out.",
+    ))
 }

@@ -2,12 +2,8 @@
 //! that signs an admin in through `/api/auth/login` and polls the monitoring API. Nothing is
 //! fetched from elsewhere, and the content security policy forbids it.
 
-use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-
-use crate::state::AppState;
 
 const PAGE: &str = include_str!("../../assets/dashboard/index.html");
 const SCRIPT: &str = include_str!("../../assets/dashboard/dashboard.js");
@@ -19,27 +15,23 @@ const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
                       connect-src 'self'; img-src 'self'; form-action 'none'; \
                       frame-ancestors 'none'; base-uri 'none'";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/admin/queues",
-            get(|| serve(PAGE, "text/html; charset=utf-8")),
-        )
-        .route(
-            "/admin/queues/dashboard.js",
-            get(|| serve(SCRIPT, "text/javascript; charset=utf-8")),
-        )
-        .route(
-            "/admin/queues/dashboard.css",
-            get(|| serve(STYLE, "text/css; charset=utf-8")),
-        )
-        .route(
-            "/admin/queues/favicon.svg",
-            get(|| serve(ICON, "image/svg+xml")),
-        )
+pub(crate) async fn page() -> Response {
+    serve(PAGE, "text/html; charset=utf-8")
 }
 
-async fn serve(body: &'static str, content_type: &'static str) -> Response {
+pub(crate) async fn script() -> Response {
+    serve(SCRIPT, "text/javascript; charset=utf-8")
+}
+
+pub(crate) async fn style() -> Response {
+    serve(STYLE, "text/css; charset=utf-8")
+}
+
+pub(crate) async fn icon() -> Response {
+    serve(ICON, "image/svg+xml")
+}
+
+fn serve(body: &'static str, content_type: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),

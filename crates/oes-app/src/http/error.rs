@@ -1,14 +1,18 @@
-//! The one JSON error shape of the API: `{code, message}` plus optional `details`.
+//! The one JSON error shape of the API: `{code, message}` plus optional `details`, and the
+//! mapping of every service error onto it (one place decides each error's status and code).
 //!
 //! Clients get a stable `code` and a human message; never a database or Redis error text. Those
 //! are logged with the request instead.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::service::accounts::AccountError;
+use crate::service::exams::ExamError;
+use crate::service::monitoring::MonitoringError;
+use crate::service::notifications::NotificationError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -20,12 +24,20 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
+/// The body of every error answer, as the OpenAPI document describes it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, for programs: `validation_failed`, `invalid_value`, `invalid_body`,
+    /// `malformed_json`, `invalid_credentials`, `unauthorized`, `email_not_verified`,
+    /// `forbidden`, `csrf_rejected`, `invalid_token`, `rate_limited`, `email_taken`,
+    /// `enrollment_taken`, `not_found`, …
+    #[schema(value_type = String, min_length = 1)]
+    pub code: &'static str,
+    pub message: String,
+    /// For example `{field}`, `{field, allowed}` or `{errors: [..]}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a serde_json::Value>,
+    #[schema(value_type = Option<std::collections::HashMap<String, serde_json::Value>>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -65,10 +77,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
+        let body = ErrorBody {
             code: self.code,
-            message: &self.message,
-            details: self.details.as_ref(),
+            message: self.message,
+            details: self.details,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after
@@ -80,54 +92,138 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `axum::Json`, with rejections turned into the API's error shape: 400 for malformed JSON,
-/// 413 for a body over the limit, 415 without a JSON content type, 422 for well-formed JSON of
-/// the wrong shape.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
-    }
-}
-
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::JsonSyntaxError(e) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the request body is not valid JSON: {}", e.body_text()),
-        ),
-        JsonRejection::JsonDataError(e) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_body",
-            e.body_text(),
-        ),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "expected a body with Content-Type: application/json",
-        ),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            payload_too_large()
-        }
-        other => ApiError::new(other.status(), "bad_request", other.body_text()),
-    }
-}
-
 pub fn payload_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
         "the request body is larger than this server accepts",
     )
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::Invalid(invalid) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                invalid.message,
+            )
+            .with_details(json!({ "field": invalid.field })),
+            AccountError::InvalidChoice(choice) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_value",
+                format!(
+                    "{} must be one of {}",
+                    choice.field,
+                    choice.allowed.join(", ")
+                ),
+            )
+            .with_details(json!({ "field": choice.field, "allowed": choice.allowed })),
+            AccountError::BadCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "invalid email or password",
+            ),
+            AccountError::WrongPassword => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "wrong_password",
+                "the current password is incorrect",
+            ),
+            AccountError::SamePassword => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "same_password",
+                "the new password must differ from the current one",
+            ),
+            AccountError::BadToken => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "this link or code is invalid, expired or already used",
+            ),
+            AccountError::NotVerified => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "email_not_verified",
+                "verify your email address first; a new link can be requested",
+            ),
+            AccountError::UserNotFound => ApiError::not_found("no such user"),
+            AccountError::EmailTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "email_taken",
+                "this email address is already in use",
+            ),
+            AccountError::EnrollmentTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "enrollment_taken",
+                "this enrollment number is already in use",
+            ),
+            AccountError::RateLimited(limited) => {
+                let mut error = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many requests; try again later",
+                );
+                error.retry_after = Some(limited.retry_after_secs());
+                error
+            }
+            e @ (AccountError::Db(_)
+            | AccountError::Email(_)
+            | AccountError::Hash(_)
+            | AccountError::Internal(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ExamError> for ApiError {
+    fn from(e: ExamError) -> Self {
+        match e {
+            ExamError::NotFound(m) => ApiError::not_found(m),
+            ExamError::Invalid(errors) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                errors.join("; "),
+            )
+            .with_details(json!({ "errors": errors })),
+            ExamError::Rejected(code, m) => ApiError::new(StatusCode::BAD_REQUEST, code, m),
+            ExamError::Forbidden(code, m) => ApiError::new(StatusCode::FORBIDDEN, code, m),
+            ExamError::Conflict(code, m) => ApiError::new(StatusCode::CONFLICT, code, m),
+            e @ (ExamError::Db(_) | ExamError::Internal(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<NotificationError> for ApiError {
+    fn from(e: NotificationError) -> Self {
+        match e {
+            NotificationError::Invalid { field, message } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", message)
+                    .with_details(json!({ "field": field }))
+            }
+            NotificationError::NotFound => ApiError::not_found("no such notification"),
+            NotificationError::ExamNotFound => ApiError::not_found("no such exam"),
+            e @ (NotificationError::Db(_) | NotificationError::Email(_)) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<MonitoringError> for ApiError {
+    fn from(e: MonitoringError) -> Self {
+        match e {
+            MonitoringError::UnknownQueue(_) | MonitoringError::JobNotFound(_) => {
+                ApiError::not_found(e.to_string())
+            }
+            MonitoringError::BadPaging(m) => ApiError::bad_request(m),
+            MonitoringError::NotFailed { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "not_failed", e.to_string())
+            }
+            MonitoringError::Unavailable => {
+                let mut err = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "queue_unavailable",
+                    e.to_string(),
+                );
+                err.retry_after = Some(5);
+                err
+            }
+            MonitoringError::Backend(cause) => ApiError::internal(cause),
+        }
+    }
 }

@@ -1,98 +1,50 @@
-//! `/api/exam`: administrators build and publish exams; students list upcoming and live ones.
-//! Also the exam area's error mapping (`ExamError` → `ApiError`) and small shared helpers.
+//! `/api/exam` handlers: administrators build and publish exams; students list upcoming and
+//! live ones.
 
-use std::str::FromStr;
-
-use axum::Router;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
+use crate::domain::attempts::AttemptStatus;
 use crate::domain::exams::format_instant;
-use crate::domain::ids::{ExamId, QuestionId};
+use crate::domain::ids::{AttemptId, ExamId, QuestionId};
 use crate::domain::scoring::as_number;
-use crate::http::auth::ErrorBody;
+use crate::http::body::SuccessMessage;
+use crate::http::error::ErrorBody;
+use crate::http::extract::parse_id;
+use crate::http::openapi::{JsonBodyErrors, Unauthenticated};
 use crate::http::question::QuestionView;
-use crate::http::session::ClientMeta;
 use crate::http::{AdminUser, ApiError, ApiJson, CurrentUser};
-use crate::service::exams::{self, AddQuestion, ExamError, ExamInput, SlotView};
+use crate::service::exams::{self, AddQuestion, ExamInput, SlotView};
 use crate::state::AppState;
-use crate::store::attempts::Client;
 use crate::store::exams::ExamRow;
 
-impl From<ExamError> for ApiError {
-    fn from(e: ExamError) -> Self {
-        match e {
-            ExamError::NotFound(m) => ApiError::not_found(m),
-            ExamError::Invalid(errors) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "validation_failed",
-                errors.join("; "),
-            )
-            .with_details(json!({ "errors": errors })),
-            ExamError::Rejected(code, m) => ApiError::new(StatusCode::BAD_REQUEST, code, m),
-            ExamError::Forbidden(code, m) => ApiError::new(StatusCode::FORBIDDEN, code, m),
-            ExamError::Conflict(code, m) => ApiError::new(StatusCode::CONFLICT, code, m),
-            e @ (ExamError::Db(_) | ExamError::Internal(_)) => ApiError::internal(e),
-        }
-    }
-}
-
-/// Parses an id from the path; a malformed one is a 400, not a 404 or a 500.
-pub(crate) fn parse_id<T: FromStr>(raw: &str, what: &str) -> Result<T, ApiError> {
-    raw.parse()
-        .map_err(|_| ApiError::bad_request(format!("{what} is not a valid id")))
-}
-
-pub(crate) fn client(meta: ClientMeta) -> Client {
-    Client {
-        ip: meta.0.ip.map(|ip| ip.to_string()),
-        user_agent: meta.0.user_agent,
-    }
-}
-
-/// Every route of the exam area: question bank, exams, attempts, results, leaderboard.
-pub fn area_routes() -> Router<AppState> {
-    routes()
-        .merge(crate::http::question::routes())
-        .merge(crate::http::attempt::routes())
-        .merge(crate::http::result::routes())
-        .merge(crate::http::leaderboard::routes())
-}
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/exam/upcoming", get(upcoming))
-        .route("/exam/live", get(live))
-        .route("/exam/create", post(create))
-        .route("/exam/all", get(all))
-        .route("/exam/{exam_id}/questions", post(set_questions))
-        .route("/exam/{exam_id}/publish", post(publish))
-        .route("/exam/{exam_id}", get(get_one).put(update).delete(delete))
-}
-
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExamView {
     pub id: ExamId,
     pub title: String,
     pub description: Option<String>,
     pub duration_minutes: i64,
+    #[schema(format = DateTime)]
     pub start_time: String,
+    #[schema(format = DateTime)]
     pub end_time: String,
     pub state: crate::domain::exams::ExamState,
     pub grace_seconds: i64,
     pub shuffle_options: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
     pub published_at: Option<String>,
+    /// Present where the route says so: the slots in order, with their questions (frozen
+    /// snapshots once published).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub questions: Option<Vec<SlotJson>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SlotJson {
     pub exam_question_id: String,
@@ -127,21 +79,18 @@ fn exam_view(e: ExamRow, slots: Option<Vec<SlotView>>) -> ExamView {
     }
 }
 
-#[derive(Serialize)]
+/// An exam as students see it in the lists.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct StudentExam {
+pub(crate) struct StudentExam {
     id: ExamId,
     title: String,
     description: Option<String>,
+    #[schema(format = DateTime)]
     start_time: String,
+    #[schema(format = DateTime)]
     end_time: String,
     duration_minutes: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    has_attempt: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attempt_status: Option<Option<crate::domain::attempts::AttemptStatus>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    attempt_id: Option<Option<crate::domain::ids::AttemptId>>,
 }
 
 fn student_exam(e: ExamRow) -> StudentExam {
@@ -152,135 +101,336 @@ fn student_exam(e: ExamRow) -> StudentExam {
         start_time: format_instant(e.start_time),
         end_time: format_instant(e.end_time),
         duration_minutes: e.duration_minutes,
-        has_attempt: None,
-        attempt_status: None,
-        attempt_id: None,
     }
 }
 
-#[utoipa::path(get, path = "/api/exam/upcoming", tag = "exams", responses((status = 200, description = "{success, exams: [{id, title, description, startTime, endTime, durationMinutes}]}: published exams not yet started", body = serde_json::Value), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+/// A live exam, with the caller's own attempt at it (null fields without one).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LiveExam {
+    #[serde(flatten)]
+    exam: StudentExam,
+    has_attempt: bool,
+    attempt_status: Option<AttemptStatus>,
+    attempt_id: Option<AttemptId>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ExamList<T> {
+    success: bool,
+    exams: Vec<T>,
+}
+
+/// `{success, message, exam}` after a change (the exam without its questions).
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ExamChanged {
+    success: bool,
+    message: &'static str,
+    exam: ExamView,
+}
+
+/// `{success, exam}` with its questions.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ExamDetail {
+    success: bool,
+    exam: ExamView,
+}
+
+/// The exam fields of create and update. Rules across fields: startTime before endTime, and
+/// durationMinutes no longer than that window (a window under a minute admits 1).
+macro_rules! exam_body {
+    ($(#[$doc:meta])* $name:ident, required = $required:literal, nullable = $nullable:literal) => {
+        #[derive(Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        $(#[$doc])*
+        pub(crate) struct $name {
+            /// Trimmed; not blank.
+            #[schema(required = $required, nullable = $nullable, min_length = 1, pattern = r"\S")]
+            title: Option<String>,
+            description: Option<String>,
+            #[schema(required = $required, nullable = $nullable, minimum = 1, maximum = 10080)]
+            duration_minutes: Option<i64>,
+            /// RFC 3339 with an explicit offset, e.g. `2026-03-01T10:00:00+05:30`.
+            #[schema(required = $required, nullable = $nullable, format = DateTime)]
+            start_time: Option<String>,
+            /// RFC 3339 with an explicit offset.
+            #[schema(required = $required, nullable = $nullable, format = DateTime)]
+            end_time: Option<String>,
+            /// Extra seconds after the deadline during which answers are still taken; default 0.
+            #[schema(minimum = 0, maximum = 3600)]
+            grace_seconds: Option<i64>,
+            /// Each attempt sees the options in its own order; default false.
+            shuffle_options: Option<bool>,
+        }
+
+        impl From<$name> for ExamInput {
+            fn from(b: $name) -> Self {
+                ExamInput {
+                    title: b.title,
+                    description: b.description,
+                    duration_minutes: b.duration_minutes,
+                    start_time: b.start_time,
+                    end_time: b.end_time,
+                    grace_seconds: b.grace_seconds,
+                    shuffle_options: b.shuffle_options,
+                }
+            }
+        }
+    };
+}
+
+exam_body!(
+    /// A new exam, created as a DRAFT.
+    #[schema(example = json!({
+        "title": "Algebra midterm",
+        "description": "Chapters 1 to 4",
+        "durationMinutes": 60,
+        "startTime": "2030-03-01T10:00:00+05:30",
+        "endTime": "2030-03-01T12:00:00+05:30",
+        "graceSeconds": 30,
+        "shuffleOptions": true
+    }))]
+    NewExamBody,
+    required = true,
+    nullable = false
+);
+exam_body!(
+    /// Changes to a DRAFT exam: absent fields keep their value; validated as a whole.
+    #[schema(example = json!({ "title": "Algebra midterm (revised)", "graceSeconds": 60 }))]
+    ExamChangesBody,
+    required = false,
+    nullable = true
+);
+
+#[utoipa::path(get, path = "/api/exam/upcoming", operation_id = "upcomingExams", tag = "exams",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Published exams not yet started", body = ExamList<StudentExam>),
+        (status = 403, description = "Email not verified", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn upcoming(
     State(state): State<AppState>,
     _user: CurrentUser,
-) -> Result<Response, ApiError> {
-    let exams: Vec<StudentExam> = exams::upcoming(&state)
+) -> Result<Json<ExamList<StudentExam>>, ApiError> {
+    let exams = exams::upcoming(&state)
         .await?
         .into_iter()
         .map(student_exam)
         .collect();
-    Ok(axum::Json(json!({ "success": true, "exams": exams })).into_response())
+    Ok(Json(ExamList {
+        success: true,
+        exams,
+    }))
 }
 
-#[utoipa::path(get, path = "/api/exam/live", tag = "exams", responses((status = 200, description = "{success, exams: [... , hasAttempt, attemptStatus, attemptId]}: published exams open now, with the caller's own attempt", body = serde_json::Value), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/exam/live", operation_id = "liveExams", tag = "exams",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Published exams open now, with the caller's own attempt", body = ExamList<LiveExam>),
+        (status = 403, description = "Email not verified", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn live(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> Result<Response, ApiError> {
+) -> Result<Json<ExamList<LiveExam>>, ApiError> {
     let attempts = crate::service::attempts::my_attempts(&state, user.id).await?;
-    let exams: Vec<StudentExam> = exams::live(&state)
+    let exams = exams::live(&state)
         .await?
         .into_iter()
         .map(|e| {
             let mine = attempts.iter().find(|a| a.exam_id == e.id);
-            StudentExam {
-                has_attempt: Some(mine.is_some()),
-                attempt_status: Some(mine.map(|a| a.status)),
-                attempt_id: Some(mine.map(|a| a.id)),
-                ..student_exam(e)
+            LiveExam {
+                has_attempt: mine.is_some(),
+                attempt_status: mine.map(|a| a.status),
+                attempt_id: mine.map(|a| a.id),
+                exam: student_exam(e),
             }
         })
         .collect();
-    Ok(axum::Json(json!({ "success": true, "exams": exams })).into_response())
+    Ok(Json(ExamList {
+        success: true,
+        exams,
+    }))
 }
 
-#[utoipa::path(post, path = "/api/exam/create", tag = "exams", request_body(content = serde_json::Value, description = "title, description?, durationMinutes (1 to the window), startTime and endTime (RFC 3339 with an offset), graceSeconds? (0-3600), shuffleOptions?"), responses((status = 201, description = "{success, message, exam} in DRAFT", body = serde_json::Value), (status = 400, description = "Validation failed", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/exam/create", operation_id = "createExam", tag = "exams", request_body = NewExamBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 201, description = "Created, in DRAFT", body = ExamChanged),
+        (status = 400, description = "Validation failed (details.errors lists every problem), or malformed JSON", body = ErrorBody),
+        (status = 403, description = "Email not verified, not an administrator, or a cookie from a foreign origin", body = ErrorBody),
+        Unauthenticated, JsonBodyErrors,
+    ))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    ApiJson(input): ApiJson<ExamInput>,
-) -> Result<Response, ApiError> {
-    let exam = exams::create(&state, admin.id, input).await?;
-    let body = json!({ "success": true, "message": "Exam created", "exam": exam_view(exam, None) });
-    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+    ApiJson(body): ApiJson<NewExamBody>,
+) -> Result<(StatusCode, Json<ExamChanged>), ApiError> {
+    let exam = exams::create(&state, admin.id, body.into()).await?;
+    Ok((StatusCode::CREATED, changed("Exam created", exam)))
 }
 
-#[utoipa::path(get, path = "/api/exam/all", tag = "exams", responses((status = 200, description = "{success, exams: [exam with questions]}", body = serde_json::Value), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+fn changed(message: &'static str, exam: ExamRow) -> Json<ExamChanged> {
+    Json(ExamChanged {
+        success: true,
+        message,
+        exam: exam_view(exam, None),
+    })
+}
+
+#[utoipa::path(get, path = "/api/exam/all", operation_id = "listExams", tag = "exams",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Every exam with its questions", body = ExamList<ExamView>),
+        (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn all(
     State(state): State<AppState>,
     _admin: AdminUser,
-) -> Result<Response, ApiError> {
-    let exams: Vec<ExamView> = exams::list_admin(&state)
+) -> Result<Json<ExamList<ExamView>>, ApiError> {
+    let exams = exams::list_admin(&state)
         .await?
         .into_iter()
         .map(|(e, s)| exam_view(e, Some(s)))
         .collect();
-    Ok(axum::Json(json!({ "success": true, "exams": exams })).into_response())
+    Ok(Json(ExamList {
+        success: true,
+        exams,
+    }))
 }
 
-#[utoipa::path(get, path = "/api/exam/{examId}", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "{success, exam} with its questions (frozen snapshots once published)", body = serde_json::Value), (status = 404, description = "No such exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/exam/{examId}", operation_id = "getExam", tag = "exams",
+    params(("examId" = ExamId, Path, description = "The exam id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The exam with its questions (frozen snapshots once published)", body = ExamDetail),
+        (status = 400, description = "Not a valid id", body = ErrorBody),
+        (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody),
+        (status = 404, description = "No such exam", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn get_one(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<ExamDetail>, ApiError> {
     let (exam, slots) = exams::get_admin(&state, parse_id(&exam_id, "examId")?).await?;
-    Ok(
-        axum::Json(json!({ "success": true, "exam": exam_view(exam, Some(slots)) }))
-            .into_response(),
-    )
+    Ok(Json(ExamDetail {
+        success: true,
+        exam: exam_view(exam, Some(slots)),
+    }))
 }
 
-#[utoipa::path(put, path = "/api/exam/{examId}", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), request_body(content = serde_json::Value, description = "Any field of create; validated as a whole"), responses((status = 200, description = "Updated", body = serde_json::Value), (status = 400, description = "Validation failed, or not a DRAFT", body = ErrorBody), (status = 404, description = "No such exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/exam/{examId}", operation_id = "updateExam", tag = "exams",
+    params(("examId" = ExamId, Path, description = "The exam id")),
+    request_body = ExamChangesBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Updated", body = ExamChanged),
+        (status = 400, description = "Not a valid id, validation failed, not a DRAFT, or malformed JSON", body = ErrorBody),
+        (status = 403, description = "Email not verified, not an administrator, or a cookie from a foreign origin", body = ErrorBody),
+        (status = 404, description = "No such exam", body = ErrorBody),
+        Unauthenticated, JsonBodyErrors,
+    ))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,
-    ApiJson(input): ApiJson<ExamInput>,
-) -> Result<Response, ApiError> {
-    let exam = exams::update(&state, parse_id(&exam_id, "examId")?, input).await?;
-    let body = json!({ "success": true, "message": "Exam updated", "exam": exam_view(exam, None) });
-    Ok(axum::Json(body).into_response())
+    ApiJson(body): ApiJson<ExamChangesBody>,
+) -> Result<Json<ExamChanged>, ApiError> {
+    let exam = exams::update(&state, parse_id(&exam_id, "examId")?, body.into()).await?;
+    Ok(changed("Exam updated", exam))
 }
 
-#[utoipa::path(delete, path = "/api/exam/{examId}", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "Deleted", body = serde_json::Value), (status = 400, description = "Not a DRAFT", body = ErrorBody), (status = 404, description = "No such exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/exam/{examId}", operation_id = "deleteExam", tag = "exams",
+    params(("examId" = ExamId, Path, description = "The exam id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = SuccessMessage),
+        (status = 400, description = "Not a valid id, or not a DRAFT", body = ErrorBody),
+        (status = 403, description = "Email not verified, not an administrator, or a cookie from a foreign origin", body = ErrorBody),
+        (status = 404, description = "No such exam", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<SuccessMessage>, ApiError> {
     exams::delete(&state, parse_id(&exam_id, "examId")?).await?;
-    Ok(axum::Json(json!({ "success": true, "message": "Exam deleted" })).into_response())
+    Ok(SuccessMessage::json("Exam deleted"))
 }
 
-#[derive(Deserialize)]
+/// A question to add, with its slot marks.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AddQuestionBody {
+    question_id: QuestionId,
+    /// The question's own marks when absent. At most 6 decimal places.
+    #[schema(exclusive_minimum = 0, maximum = 1e15, multiple_of = 0.000001)]
+    marks: Option<Decimal>,
+}
+
+/// Removals first, then additions appended after the last slot; at least one list non-empty.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct QuestionsBody {
+    /// Questions of the bank, not yet in the exam.
     #[serde(default)]
-    add_question_ids: Vec<AddQuestion>,
+    add_question_ids: Vec<AddQuestionBody>,
     #[serde(default)]
     remove_question_ids: Vec<QuestionId>,
 }
 
-#[utoipa::path(post, path = "/api/exam/{examId}/questions", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), request_body(content = serde_json::Value, description = "addQuestionIds: [{questionId, marks?}] (marks default to the question's), removeQuestionIds: [id]; removals first"), responses((status = 200, description = "Updated", body = serde_json::Value), (status = 400, description = "Neither list, unknown questions, bad marks, or not a DRAFT", body = ErrorBody), (status = 404, description = "No such exam", body = ErrorBody), (status = 409, description = "Question already in the exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/exam/{examId}/questions", operation_id = "setExamQuestions", tag = "exams",
+    params(("examId" = ExamId, Path, description = "The exam id")),
+    request_body = QuestionsBody,
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Updated", body = SuccessMessage),
+        (status = 400, description = "Not a valid id, neither list, unknown questions, bad marks, not a DRAFT, or malformed JSON", body = ErrorBody),
+        (status = 403, description = "Email not verified, not an administrator, or a cookie from a foreign origin", body = ErrorBody),
+        (status = 404, description = "No such exam", body = ErrorBody),
+        (status = 409, description = "Question already in the exam", body = ErrorBody),
+        Unauthenticated, JsonBodyErrors,
+    ))]
 pub(crate) async fn set_questions(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,
     ApiJson(body): ApiJson<QuestionsBody>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<SuccessMessage>, ApiError> {
     let id = parse_id(&exam_id, "examId")?;
-    exams::set_questions(&state, id, body.add_question_ids, body.remove_question_ids).await?;
-    Ok(axum::Json(json!({ "success": true, "message": "Exam questions updated" })).into_response())
+    let add = body
+        .add_question_ids
+        .into_iter()
+        .map(|a| AddQuestion {
+            question_id: a.question_id,
+            marks: a.marks,
+        })
+        .collect();
+    exams::set_questions(&state, id, add, body.remove_question_ids).await?;
+    Ok(SuccessMessage::json("Exam questions updated"))
 }
 
-#[utoipa::path(post, path = "/api/exam/{examId}/publish", tag = "exams", params(("examId" = String, Path, description = "The exam id (UUID)")), responses((status = 200, description = "Published; every question frozen into a snapshot", body = serde_json::Value), (status = 400, description = "No questions, or not a DRAFT", body = ErrorBody), (status = 404, description = "No such exam", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified, or not an administrator", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/exam/{examId}/publish", operation_id = "publishExam", tag = "exams",
+    params(("examId" = ExamId, Path, description = "The exam id")),
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "Published; every question frozen into a snapshot", body = ExamChanged),
+        (status = 400, description = "Not a valid id, no questions, or not a DRAFT", body = ErrorBody),
+        (status = 403, description = "Email not verified, not an administrator, or a cookie from a foreign origin", body = ErrorBody),
+        (status = 404, description = "No such exam", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn publish(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(exam_id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<ExamChanged>, ApiError> {
     let exam = exams::publish(&state, parse_id(&exam_id, "examId")?).await?;
-    let body =
-        json!({ "success": true, "message": "Exam published", "exam": exam_view(exam, None) });
-    Ok(axum::Json(body).into_response())
+    Ok(changed("Exam published", exam))
 }

@@ -1,29 +1,37 @@
-//! `/api/leaderboard`: the top of the most recently ended exam, for signed-in users.
+//! `/api/leaderboard` handlers: the top of the most recently ended exam, for signed-in users.
 
-use axum::Router;
+use axum::Json;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde_json::json;
+use serde::Serialize;
 
-use crate::http::auth::ErrorBody;
+use crate::http::error::ErrorBody;
+use crate::http::openapi::Unauthenticated;
 use crate::http::{ApiError, CurrentUser};
-use crate::service::leaderboard;
+use crate::service::leaderboard::{self, Leaderboard};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/leaderboard/top-five", get(top_five))
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct TopFive {
+    success: bool,
+    #[serde(flatten)]
+    board: Leaderboard,
 }
 
-#[utoipa::path(get, path = "/api/leaderboard/top-five", tag = "leaderboard", responses((status = 200, description = "{success, exam: {id, title, examDate, endTime, totalMarks}, data: [{rank, name, score, isYou}], count, totalParticipants}: the most recently ended exam; competition ranking (ties share a rank, earlier submission listed first); only names and scores of others", body = serde_json::Value), (status = 404, description = "No exam has ended yet", body = ErrorBody), (status = 401, description = "Not signed in", body = ErrorBody), (status = 403, description = "Email not verified", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/leaderboard/top-five", operation_id = "topFive", tag = "leaderboard",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The most recently ended exam; competition ranking (ties share a rank, earlier submission listed first); only names and scores of others", body = TopFive),
+        (status = 403, description = "Email not verified", body = ErrorBody),
+        (status = 404, description = "No exam has ended yet", body = ErrorBody),
+        Unauthenticated,
+    ))]
 pub(crate) async fn top_five(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> Result<Response, ApiError> {
+) -> Result<Json<TopFive>, ApiError> {
     let board = leaderboard::top(&state, user.id, 5).await?;
-    let mut body = serde_json::to_value(&board).map_err(ApiError::internal)?;
-    if let Some(map) = body.as_object_mut() {
-        map.insert("success".into(), json!(true));
-    }
-    Ok(axum::Json(body).into_response())
+    Ok(Json(TopFive {
+        success: true,
+        board,
+    }))
 }

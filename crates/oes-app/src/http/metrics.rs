@@ -25,12 +25,11 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Router};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 use oes_jobs::WorkerStats;
@@ -126,13 +125,6 @@ async fn upkeep(recorder: Weak<PrometheusRecorder>) {
     }
 }
 
-/// `/metrics`, outside `/api` where Prometheus expects it.
-pub fn routes(metrics: HttpMetrics) -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(scrape))
-        .layer(Extension(metrics))
-}
-
 /// The middleware: measures each request once it has been routed.
 pub async fn track(State(metrics): State<HttpMetrics>, req: Request, next: Next) -> Response {
     if metrics.recorder.is_none() {
@@ -168,7 +160,9 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-async fn scrape(
+/// `/metrics`, outside `/api` where Prometheus expects it; the router hands it the counters
+/// as an extension.
+pub(crate) async fn scrape(
     State(state): State<AppState>,
     Extension(metrics): Extension<HttpMetrics>,
     headers: HeaderMap,

@@ -1,13 +1,23 @@
-//! The HTTP API: routes mirror the URL tree under `/api`; cross-cutting concerns (request ids,
-//! tracing, body limits, timeouts, panics) are layers here so handlers stay short.
+//! The HTTP API. Its parts:
+//! - [`routes`]: the route table, every URL and its handler, laid out as the URL tree;
+//! - one handler file per area (`auth`, `profile`, `question`, `exam`, `attempt`, `result`,
+//!   `leaderboard`, `admin_notifications`, `admin_monitoring`, `probes`, `dashboard`,
+//!   `metrics`), each with the request and response types of its own routes;
+//! - shared pieces: [`error`] (the one error shape and every service error's mapping onto it),
+//!   [`extract`] (`ApiJson`, id and query parsing), [`session`] (`CurrentUser`, `AdminUser`,
+//!   cookies, CSRF), `body` (shared response bodies) and [`openapi`] (the document);
+//! - here: the cross-cutting layers (request ids, tracing, body limits, timeouts, panics), so
+//!   handlers stay short.
 
 mod admin_monitoring;
 mod admin_notifications;
 mod attempt;
 mod auth;
+mod body;
 mod dashboard;
 pub mod error;
 mod exam;
+pub mod extract;
 mod leaderboard;
 mod metrics;
 pub mod openapi;
@@ -15,7 +25,7 @@ mod probes;
 mod profile;
 mod question;
 mod result;
-mod routes;
+pub mod routes;
 pub mod session;
 
 use std::task::{Context, Poll};
@@ -26,7 +36,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -35,7 +44,8 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::instrument::WithSubscriber as _;
 use tracing::{Dispatch, Span};
 
-pub use error::{ApiError, ApiJson};
+pub use error::ApiError;
+pub use extract::ApiJson;
 pub use session::{AdminUser, CurrentUser};
 
 use crate::state::AppState;
@@ -47,17 +57,8 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         body_bytes: state.config.http.body_limit_bytes,
         timeout: state.config.http.request_timeout,
     };
-    let api = Router::new()
-        .route("/health", get(probes::health))
-        .route("/ready", get(probes::ready))
-        .merge(routes::api())
-        .merge(extra);
-
     let http_metrics = metrics::HttpMetrics::new(state.config.metrics_token.is_some());
-    Router::new()
-        .nest("/api", api)
-        .merge(metrics::routes(http_metrics.clone()))
-        .merge(dashboard::routes())
+    routes::tree(http_metrics.clone(), extra)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.body_bytes))

@@ -1,12 +1,17 @@
 //! The OpenAPI document of the API, served at `GET /api/openapi.json` (no UI is bundled).
 //!
-//! Each area describes its handlers with `#[utoipa::path]` and lists them here.
+//! Each handler describes itself with `#[utoipa::path]`, its request and response types with
+//! `ToSchema` (validation limits included); this module lists the handlers, declares the two
+//! ways to present a session, and holds the error responses many routes share.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::routing::get;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi};
 
-use crate::state::AppState;
+use crate::http::session::SESSION_COOKIE;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,8 +19,11 @@ use crate::state::AppState;
         title = "OES API",
         description = "The OES online-exam platform. Sessions: the HttpOnly cookie `accessToken` \
                        (browsers; cookie-authenticated writes must come from an allowed Origin) \
-                       or `Authorization: Bearer <token>` (other clients)."
+                       or `Authorization: Bearer <token>` (other clients). Every error answer is \
+                       an `ErrorBody`. Bodies are JSON (`Content-Type: application/json`); \
+                       fields not described are ignored."
     ),
+    modifiers(&Sessions),
     paths(
         super::auth::signup,
         super::auth::login,
@@ -54,6 +62,7 @@ use crate::state::AppState;
         super::admin_notifications::create,
         super::admin_notifications::progress,
     ),
+    components(schemas(super::error::ErrorBody)),
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "profile", description = "The signed-in user's profile and email"),
@@ -67,10 +76,172 @@ use crate::state::AppState;
 )]
 pub struct ApiDoc;
 
-pub fn routes() -> axum::Router<AppState> {
-    axum::Router::new().route("/openapi.json", get(document))
+/// The document as served, for tools that want it without a running server.
+pub fn document_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-async fn document() -> Json<utoipa::openapi::OpenApi> {
+pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
+}
+
+/// The two security schemes that routes name: `bearer` and `cookie`.
+struct Sessions;
+
+impl Modify for Sessions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("The `accessToken` returned by login"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                SESSION_COOKIE,
+                "The HttpOnly session cookie set by login; writes must come from an allowed Origin",
+            ))),
+        );
+    }
+}
+
+fn error(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// 401 of every route that needs a session.
+pub(crate) struct Unauthenticated;
+
+impl IntoResponses for Unauthenticated {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        BTreeMap::from([(
+            "401".to_owned(),
+            error("No live session (or an expired or revoked one)"),
+        )])
+    }
+}
+
+/// What `ApiJson` answers for a body it cannot take (400 for malformed JSON is listed with
+/// each route's own 400).
+pub(crate) struct JsonBodyErrors;
+
+impl IntoResponses for JsonBodyErrors {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        BTreeMap::from([
+            (
+                "413".to_owned(),
+                error("The body is larger than this server accepts"),
+            ),
+            (
+                "415".to_owned(),
+                error("The body is not declared as application/json"),
+            ),
+            (
+                "422".to_owned(),
+                error("Well-formed JSON of the wrong shape (a field of the wrong type)"),
+            ),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use serde_json::Value;
+
+    use super::document_json;
+
+    fn operations(doc: &Value) -> Vec<(String, &Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                out.push((format!("{} {path}", method.to_uppercase()), op));
+            }
+        }
+        out
+    }
+
+    /// A JSON body described only in prose (an empty schema) is what this document must not
+    /// have again: generators and fuzzers cannot use it.
+    fn typed(content: &Value) -> bool {
+        let schema = &content["application/json"]["schema"];
+        schema.get("$ref").is_some() || schema.get("type").is_some()
+    }
+
+    #[test]
+    fn every_operation_has_an_id_typed_bodies_and_its_error_answers() {
+        let doc: Value = serde_json::from_str(&document_json()).expect("the document is JSON");
+        let ops = operations(&doc);
+        assert!(ops.len() >= 36, "only {} operations", ops.len());
+        let mut ids = HashSet::new();
+        for (name, op) in ops {
+            let id = op["operationId"].as_str().expect("an operationId");
+            assert!(
+                ids.insert(id.to_owned()),
+                "{name}: operationId {id} is taken"
+            );
+            if let Some(body) = op.get("requestBody") {
+                assert!(typed(&body["content"]), "{name}: untyped request body");
+                for status in ["413", "415", "422"] {
+                    assert!(op["responses"][status].is_object(), "{name}: no {status}");
+                }
+            }
+            for (status, response) in op["responses"].as_object().into_iter().flatten() {
+                if let Some(content) = response.get("content") {
+                    assert!(typed(content), "{name}: untyped {status} body");
+                }
+            }
+            let signed_in = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|r| !r.is_empty()))
+            });
+            if signed_in {
+                assert!(op["responses"]["401"].is_object(), "{name}: no 401");
+            }
+        }
+    }
+
+    #[test]
+    fn the_document_states_the_limits_the_services_enforce() {
+        let doc: Value = serde_json::from_str(&document_json()).expect("the document is JSON");
+        let schemas = &doc["components"]["schemas"];
+        let signup = &schemas["SignupBody"]["properties"];
+        assert_eq!(signup["password"]["minLength"], 10);
+        assert_eq!(signup["password"]["maxLength"], 128);
+        assert_eq!(signup["email"]["format"], "email");
+        let exam = &schemas["NewExamBody"];
+        assert_eq!(exam["properties"]["graceSeconds"]["maximum"], 3600);
+        assert_eq!(exam["properties"]["startTime"]["format"], "date-time");
+        assert!(
+            exam["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&Value::from("title")))
+        );
+        assert_eq!(schemas["ExamId"]["format"], "uuid");
+        assert_eq!(
+            schemas["ProfileBody"]["properties"]["semester"]["enum"]
+                .as_array()
+                .map(Vec::len),
+            Some(8)
+        );
+        assert!(doc["components"]["securitySchemes"]["cookie"].is_object());
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
 }

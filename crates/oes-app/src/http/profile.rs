@@ -1,4 +1,4 @@
-//! `/api/profile`: the signed-in user's profile, and email change.
+//! `/api/profile` handlers: the signed-in user's profile, and email change.
 //!
 //! - `GET /api/profile/me` → `{message, data:{id,email,fullName,emailVerified,profile|null,profileComplete}}`
 //!   (served through the cache; `profileComplete` is a boolean, where the original returned the
@@ -10,71 +10,120 @@
 //! - `POST /api/profile/email/confirm/{token}` (no session needed: the link proves the new
 //!   mailbox) → the change is applied and every session of the account ends.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
-use crate::http::auth::{ErrorBody, MessageBody};
+use crate::domain::accounts::{Course, Department, ProfileEnum, Semester, Year};
+use crate::http::body::MessageBody;
+use crate::http::error::ErrorBody;
+use crate::http::openapi::{JsonBodyErrors, Unauthenticated};
 use crate::http::session::ClientMeta;
 use crate::http::{ApiError, ApiJson, CurrentUser};
-use crate::service::accounts::{self, ProfileInput};
+use crate::service::accounts::{self, ProfileInput, ProfileView};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/profile/me", get(get_me).put(put_me))
-        .route("/profile/email", post(request_email_change))
-        .route("/profile/email/confirm/{token}", post(confirm_email_change))
+/// `{message, data}` of the profile routes.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ProfileResponse {
+    message: &'static str,
+    data: ProfileView,
 }
 
 /// The signed-in user's account and profile, served through the cache.
-#[utoipa::path(get, path = "/api/profile/me", tag = "profile",
+#[utoipa::path(get, path = "/api/profile/me", operation_id = "getProfile", tag = "profile",
+    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "`{message, data}`", body = ProfileResponse),
-        (status = 401, description = "No live session", body = ErrorBody),
         (status = 403, description = "Email not verified", body = ErrorBody),
+        Unauthenticated,
     ))]
 pub(crate) async fn get_me(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let view = accounts::get_profile(&state, user.id).await?;
-    Ok(Json(json!({ "message": "Profile fetched", "data": view })))
+) -> Result<Json<ProfileResponse>, ApiError> {
+    let data = accounts::get_profile(&state, user.id).await?;
+    Ok(Json(ProfileResponse {
+        message: "Profile fetched",
+        data,
+    }))
+}
+
+fn choice<E: ProfileEnum>() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(E::ALLOWED.iter().copied()))
+        .description(Some("Any case is accepted; stored upper-case"))
+        .build()
+}
+
+fn course() -> Object {
+    choice::<Course>()
+}
+
+fn department() -> Object {
+    choice::<Department>()
+}
+
+fn year() -> Object {
+    choice::<Year>()
+}
+
+fn semester() -> Object {
+    choice::<Semester>()
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ProfileBody {
+    /// Trimmed; 1 to 100 characters, no control characters.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     full_name: String,
     #[serde(default)]
+    #[schema(required = true, schema_with = course)]
     course: String,
     #[serde(default)]
+    #[schema(required = true, schema_with = department)]
     department: String,
     #[serde(default)]
+    #[schema(required = true, schema_with = year)]
     year: String,
     #[serde(default)]
+    #[schema(required = true, schema_with = semester)]
     semester: String,
+    /// Trimmed; 3 to 50 characters, no control characters; unique.
     #[serde(default)]
+    #[schema(
+        required = true,
+        min_length = 3,
+        max_length = 50,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     enrollment_number: String,
 }
 
 /// Creates or replaces the profile and the full name. Enumerations accept any case.
-#[utoipa::path(put, path = "/api/profile/me", tag = "profile", request_body = ProfileBody,
+#[utoipa::path(put, path = "/api/profile/me", operation_id = "updateProfile", tag = "profile", request_body = ProfileBody,
+    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "`{message, data}` with the new values", body = ProfileResponse),
-        (status = 400, description = "`validation_failed` (details.field) or `invalid_value` (details.field, details.allowed)", body = ErrorBody),
-        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 400, description = "`validation_failed` (details.field), `invalid_value` (details.field, details.allowed), or malformed JSON", body = ErrorBody),
         (status = 403, description = "Email not verified, or a cookie from a foreign origin", body = ErrorBody),
         (status = 409, description = "Enrollment number taken", body = ErrorBody),
+        Unauthenticated, JsonBodyErrors,
     ))]
 pub(crate) async fn put_me(
     State(state): State<AppState>,
     user: CurrentUser,
     ApiJson(body): ApiJson<ProfileBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ProfileResponse>, ApiError> {
     let view = accounts::update_profile(
         &state,
         user.id,
@@ -88,44 +137,52 @@ pub(crate) async fn put_me(
         },
     )
     .await?;
-    Ok(Json(json!({ "message": "Profile updated", "data": view })))
+    Ok(Json(ProfileResponse {
+        message: "Profile updated",
+        data: view,
+    }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct EmailChangeBody {
     #[serde(default)]
+    #[schema(required = true, format = Email, max_length = 254)]
     new_email: String,
+    /// The current password.
     #[serde(default)]
+    #[schema(required = true, min_length = 1)]
     password: String,
 }
 
 /// Emails a confirmation link (24 h) to the new address and a notice to the current one. The
 /// answer is the same when the new address is taken (no link is sent then).
-#[utoipa::path(post, path = "/api/profile/email", tag = "profile", request_body = EmailChangeBody,
+#[utoipa::path(post, path = "/api/profile/email", operation_id = "requestEmailChange", tag = "profile", request_body = EmailChangeBody,
+    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "Confirmation link sent", body = MessageBody),
-        (status = 400, description = "Invalid address or wrong password", body = ErrorBody),
-        (status = 401, description = "No live session", body = ErrorBody),
+        (status = 400, description = "Invalid address, wrong password, or malformed JSON", body = ErrorBody),
+        (status = 403, description = "Email not verified, or a cookie from a foreign origin", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
+        Unauthenticated, JsonBodyErrors,
     ))]
 pub(crate) async fn request_email_change(
     State(state): State<AppState>,
     user: CurrentUser,
     ClientMeta(client): ClientMeta,
     ApiJson(body): ApiJson<EmailChangeBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MessageBody>, ApiError> {
     accounts::request_email_change(&state, &client, user.id, &body.new_email, &body.password)
         .await?;
-    Ok(Json(json!({
-        "message": "A confirmation link was sent to the new address; the change applies once it is opened.",
-    })))
+    Ok(MessageBody::json(
+        "A confirmation link was sent to the new address; the change applies once it is opened.",
+    ))
 }
 
 /// The token from the link (frontend page `/confirm-email-change?token=…`); applies the change
 /// and ends every session of the account.
-#[utoipa::path(post, path = "/api/profile/email/confirm/{token}", tag = "profile",
-    params(("token" = String, Path, description = "The token from the confirmation link")),
+#[utoipa::path(post, path = "/api/profile/email/confirm/{token}", operation_id = "confirmEmailChange", tag = "profile",
+    params(("token" = String, Path, description = "The token from the confirmation link: 64 lower-case hex digits", pattern = "^[0-9a-f]{64}$")),
     responses(
         (status = 200, description = "Email changed", body = MessageBody),
         (status = 400, description = "Invalid, expired or used link", body = ErrorBody),
@@ -134,17 +191,9 @@ pub(crate) async fn request_email_change(
 pub(crate) async fn confirm_email_change(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MessageBody>, ApiError> {
     accounts::confirm_email_change(&state, &token).await?;
-    Ok(Json(json!({
-        "message": "Email changed. Every session was signed out; sign in with the new address.",
-    })))
-}
-
-/// `{message, data}` of the profile routes.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // a schema for the OpenAPI document only
-pub(crate) struct ProfileResponse {
-    message: String,
-    data: accounts::ProfileView,
+    Ok(MessageBody::json(
+        "Email changed. Every session was signed out; sign in with the new address.",
+    ))
 }

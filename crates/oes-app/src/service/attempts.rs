@@ -161,7 +161,7 @@ fn time_over() -> ExamError {
     ExamError::Forbidden("time_over", "Time over. Exam auto-submitted.".into())
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudentAnswer {
     pub selected_option_ids: Vec<OptionId>,
@@ -169,7 +169,7 @@ pub struct StudentAnswer {
     pub numerical_answer: Option<Decimal>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptQuestion {
     #[serde(flatten)]

@@ -417,13 +417,13 @@ pub async fn live(state: &AppState) -> Result<Vec<ExamRow>, ExamError> {
 }
 
 /// An option as students see it: no correctness.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PaperOption {
     pub id: OptionId,
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaperQuestion {
     pub exam_question_id: String,

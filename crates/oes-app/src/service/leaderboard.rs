@@ -15,7 +15,7 @@ use crate::service::exams::{ExamError, slot_views};
 use crate::state::AppState;
 use crate::store::results as store;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaderboardExam {
     pub id: ExamId,
@@ -26,7 +26,7 @@ pub struct LeaderboardExam {
     pub total_marks: Decimal,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Entry {
     pub rank: i64,
@@ -37,7 +37,7 @@ pub struct Entry {
     pub is_you: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Leaderboard {
     pub exam: LeaderboardExam,

@@ -281,9 +281,10 @@ pub async fn fan_out(
 }
 
 /// A notification and the state of its emails.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Progress {
+    #[schema(value_type = String, format = Uuid)]
     pub id: uuid::Uuid,
     pub audience: AudienceKind,
     pub exam_id: Option<String>,

@@ -21,7 +21,7 @@ use crate::state::AppState;
 use crate::store::attempts::{self as store, AttemptRow};
 use crate::store::exams::ExamRow;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ResultItem {
     pub attempt_id: AttemptId,
@@ -76,7 +76,7 @@ pub async fn mine(state: &AppState, user: UserId) -> Result<Vec<ResultItem>, Exa
     Ok(out)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScoreView {
     pub attempt_id: AttemptId,
@@ -157,7 +157,7 @@ pub async fn score(
     })
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisOption {
     pub id: OptionId,
@@ -165,7 +165,7 @@ pub struct AnalysisOption {
     pub is_correct: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisAnswer {
     pub selected_option_ids: Vec<OptionId>,
@@ -175,7 +175,7 @@ pub struct AnalysisAnswer {
     pub marks_obtained: Decimal,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CorrectAnswer {
     pub option_ids: Vec<OptionId>,
@@ -185,7 +185,7 @@ pub struct CorrectAnswer {
     pub tolerance: Option<Decimal>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AnalysisQuestion {
     pub question_id: QuestionId,
@@ -201,7 +201,7 @@ pub struct AnalysisQuestion {
     pub correct_answer: CorrectAnswer,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Analysis {
     pub attempt_id: AttemptId,

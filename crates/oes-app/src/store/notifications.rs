@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, Row};
 use crate::db::{Db, now_ms};
 use crate::domain::ids::{ExamId, OutboxId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AudienceKind {
     VerifiedUsers,

@@ -11,6 +11,7 @@ mod accounts;
 mod email;
 mod exams;
 mod graceful_shutdown;
+mod openapi_typescript;
 mod ops;
 mod schema;
 mod server;
