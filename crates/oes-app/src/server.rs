@@ -126,8 +126,13 @@ impl Services {
         tracing::info!(transport = %mailer.describe(), "mail started");
 
         let jobs = match &config.redis.url {
-            None => JobRuntime::embedded(config.run_workers),
-            Some(url) => JobRuntime::redis(url, &config.queues.prefix, &redis, config.run_workers),
+            None => JobRuntime::embedded(config.queues.run_workers),
+            Some(url) => JobRuntime::redis(
+                url,
+                &config.queues.prefix,
+                &redis,
+                config.queues.run_workers,
+            ),
         };
         let policy = EmailPolicy {
             attempts: config.mail.email_attempts,
@@ -166,7 +171,7 @@ impl Services {
             } else {
                 "redis"
             },
-            workers = state.config.run_workers,
+            workers = state.config.queues.run_workers,
             "queues started"
         );
 
@@ -183,7 +188,7 @@ impl Services {
         }
         self.state
             .jobs
-            .shutdown(self.state.config.worker_shutdown_timeout)
+            .shutdown(self.state.config.queues.worker_shutdown_timeout)
             .await;
         self.state.emails.mailer().shutdown().await;
         self.state.cache.shutdown().await;
@@ -222,10 +227,10 @@ impl RunningServer {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { addr, source })?;
-        let trace_export = match &services.state.config.otlp_endpoint {
+        let trace_export = match &services.state.config.observability.otlp_endpoint {
             None => None,
             Some(endpoint) => {
-                match TraceExport::start(endpoint, services.state.config.log_format) {
+                match TraceExport::start(endpoint, services.state.config.observability.log_format) {
                     Ok(export) => Some(export),
                     Err(e) => {
                         services.stop().await;

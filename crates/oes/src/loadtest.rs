@@ -83,7 +83,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 pub async fn run(mut config: Config, opts: LoadTest) -> Result<(), AnyError> {
     config.http.port = 0;
     config.http.host = std::net::IpAddr::from([127, 0, 0, 1]);
-    config.run_workers = true;
+    config.queues.run_workers = true;
     let server = RunningServer::start(config, Default::default()).await?;
     let base = format!("http://{}", server.local_addr());
     let state = server.state().clone();

@@ -87,7 +87,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    oes_app::telemetry::init(config.log_format);
+    oes_app::telemetry::init(config.observability.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -129,7 +129,7 @@ async fn serve(config: Config) -> Result<(), AnyError> {
 
 async fn worker(mut config: Config) -> Result<(), AnyError> {
     // A worker process exists to run the workers, whatever RUN_WORKERS says for `serve`.
-    config.run_workers = true;
+    config.queues.run_workers = true;
     let services = Services::start(config).await?;
     println!("oes worker running");
     shutdown_signal().await;

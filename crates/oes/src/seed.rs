@@ -48,7 +48,7 @@ pub async fn run(mut config: Config, args: SeedArgs) -> Result<(), AnyError> {
         return Err("--questions must be at least 1 (the exam needs one)".into());
     }
     // A seed run only writes; the workers belong to `serve` and `worker`.
-    config.run_workers = false;
+    config.queues.run_workers = false;
     let services = Services::start(config).await?;
     let result = seed(&services, &args).await;
     services.stop().await;

@@ -21,8 +21,6 @@ mod observability;
 mod parse;
 mod redis;
 
-use std::time::Duration;
-
 use url::Url;
 
 pub use accounts::{AccountsConfig, HashCost};
@@ -31,10 +29,8 @@ pub use database::{DEFAULT_DATABASE_URL, DatabaseConfig};
 pub use http::HttpConfig;
 pub use jobs::QueueConfig;
 pub use mail::MailConfig;
-pub use observability::LogFormat;
+pub use observability::{LogFormat, ObservabilityConfig};
 pub use redis::RedisConfig;
-
-use jobs::Workers;
 
 /// A configuration error: which variable, and what is wrong with it. The value itself is only
 /// echoed for variables that are not secret.
@@ -58,7 +54,8 @@ type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub env: AppEnv,
-    pub log_format: LogFormat,
+    /// Logs, `/metrics` and trace export.
+    pub observability: ObservabilityConfig,
     pub http: HttpConfig,
     pub database: DatabaseConfig,
     pub redis: RedisConfig,
@@ -66,19 +63,10 @@ pub struct Config {
     pub queues: QueueConfig,
     pub app_base_url: Url,
     pub secret: Secret,
-    /// Whether `oes serve` also runs the job workers (a deployment may run them only in `oes worker`).
-    pub run_workers: bool,
-    /// How long workers may finish their active jobs after a shutdown signal.
-    pub worker_shutdown_timeout: Duration,
     /// Start-up notes worth logging once logging is up (for example "production on SQLite").
     pub warnings: Vec<String>,
     /// Passwords, sessions, CSRF origins and rate limits (`service::accounts`).
     pub accounts: AccountsConfig,
-    /// `METRICS_TOKEN`: the Bearer token `/metrics` requires; unset, `/metrics` answers 404.
-    pub metrics_token: Option<Secret>,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the OTLP/HTTP collector base URL (`/v1/traces` is added)
-    /// that request traces go to; unset, nothing is exported.
-    pub otlp_endpoint: Option<Url>,
 }
 
 impl Config {
@@ -126,10 +114,14 @@ impl Config {
 
         let accounts = AccountsConfig::from_lookup(get, &app_base_url, env)?;
         let queues = QueueConfig::from_lookup(get)?;
-        let workers = Workers::from_lookup(get)?;
+        let observability = ObservabilityConfig {
+            log_format,
+            metrics_token: observability::metrics_token(get),
+            otlp_endpoint: observability::otlp_endpoint(get)?,
+        };
         Ok(Config {
             env,
-            log_format,
+            observability,
             http,
             database,
             redis,
@@ -137,12 +129,8 @@ impl Config {
             queues,
             app_base_url,
             secret,
-            run_workers: workers.run,
-            worker_shutdown_timeout: workers.shutdown_timeout,
             warnings,
             accounts,
-            metrics_token: observability::metrics_token(get),
-            otlp_endpoint: observability::otlp_endpoint(get)?,
         })
     }
 
@@ -153,6 +141,8 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use std::collections::HashMap;
 
@@ -228,7 +218,7 @@ mod tests {
         ])
         .expect("valid");
         assert!(c.warnings.iter().any(|w| w.contains("SQLite")));
-        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.observability.log_format, LogFormat::Json);
     }
 
     #[test]
@@ -254,7 +244,7 @@ mod tests {
     #[test]
     fn booleans_and_durations_are_parsed_or_refused() {
         let c = config(&[("RUN_WORKERS", "false"), ("SHUTDOWN_TIMEOUT_SECS", "5")]).expect("valid");
-        assert!(!c.run_workers);
+        assert!(!c.queues.run_workers);
         assert_eq!(c.http.shutdown_timeout, Duration::from_secs(5));
         assert_eq!(
             config(&[("RUN_WORKERS", "maybe")]).expect_err("fails").var,
@@ -297,7 +287,7 @@ mod tests {
     #[test]
     fn defaults_of_every_concern_are_kept() {
         let c = config(&[]).expect("defaults are valid");
-        assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.observability.log_format, LogFormat::Text);
         assert_eq!(c.http.host.to_string(), "0.0.0.0");
         assert_eq!(c.http.body_limit_bytes, 1024 * 1024);
         assert_eq!(c.http.request_timeout, Duration::from_secs(30));
@@ -311,9 +301,9 @@ mod tests {
         assert_eq!(c.mail.job_stalled_interval, Duration::from_millis(15_000));
         assert_eq!(c.queues.prefix, "bull");
         assert_eq!(c.app_base_url.as_str(), "http://localhost:8000/");
-        assert!(c.run_workers);
-        assert_eq!(c.worker_shutdown_timeout, Duration::from_secs(30));
-        assert!(c.metrics_token.is_none());
+        assert!(c.queues.run_workers);
+        assert_eq!(c.queues.worker_shutdown_timeout, Duration::from_secs(30));
+        assert!(c.observability.metrics_token.is_none());
         assert_eq!(c.accounts.allowed_origins, ["http://localhost:8000"]);
         assert!(c.warnings.is_empty());
     }

@@ -4,6 +4,17 @@ use url::Url;
 
 use super::{AppEnv, ConfigError, Lookup, Secret, bad};
 
+/// Logs, metrics and traces.
+#[derive(Debug, Clone)]
+pub struct ObservabilityConfig {
+    pub log_format: LogFormat,
+    /// `METRICS_TOKEN`: the Bearer token `/metrics` requires; unset, `/metrics` answers 404.
+    pub metrics_token: Option<Secret>,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the OTLP/HTTP collector base URL (`/v1/traces` is added)
+    /// that request traces go to; unset, nothing is exported.
+    pub otlp_endpoint: Option<Url>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,

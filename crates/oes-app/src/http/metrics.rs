@@ -167,7 +167,7 @@ pub(crate) async fn scrape(
     Extension(metrics): Extension<HttpMetrics>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let Some(token) = &state.config.metrics_token else {
+    let Some(token) = &state.config.observability.metrics_token else {
         return Err(ApiError::not_found("no such route"));
     };
     let given = headers

@@ -57,7 +57,8 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         body_bytes: state.config.http.body_limit_bytes,
         timeout: state.config.http.request_timeout,
     };
-    let http_metrics = metrics::HttpMetrics::new(state.config.metrics_token.is_some());
+    let http_metrics =
+        metrics::HttpMetrics::new(state.config.observability.metrics_token.is_some());
     routes::tree(http_metrics.clone(), extra)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
