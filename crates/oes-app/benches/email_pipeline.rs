@@ -91,7 +91,6 @@ async fn throughput(label: &str, concurrency: &str, count: usize, extra: &[(&str
             .expect("queued");
         tx.commit().await.expect("commit and queue");
     }
-    let embedded = state.jobs.is_embedded();
     filler.run_until(async {}).await.expect("stop");
 
     let mut on = vec![("EMAIL_CONCURRENCY", concurrency)];
