@@ -11,7 +11,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{RwLock, watch};
 use tokio::task::JoinHandle;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RedisState {
     /// No Redis configured: embedded mode.

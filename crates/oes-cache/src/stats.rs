@@ -3,6 +3,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// A snapshot of the cache's counters since it was built. Plain numbers, cheap to copy into
 /// metrics or logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CacheStats {
     /// Reads served from the in-process tier.

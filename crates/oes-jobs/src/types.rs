@@ -88,6 +88,7 @@ impl JobOptions {
 
 /// Where a job is in its life cycle (BullMQ's state names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum JobState {
     /// Ready to run, in arrival order.
@@ -155,6 +156,7 @@ pub struct JobInfo {
 
 /// Number of jobs in each state of one queue.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobCounts {
     /// Ready, unprioritized.
     pub waiting: u64,
@@ -231,6 +233,7 @@ impl Default for WorkerOptions {
 
 /// Counters of one worker since it started, for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkerStats {
     /// Jobs finished successfully.
     pub completed: u64,

@@ -25,6 +25,8 @@ use crate::http::session::SESSION_COOKIE;
     ),
     modifiers(&Sessions),
     paths(
+        super::probes::health,
+        super::probes::ready,
         super::auth::signup,
         super::auth::login,
         super::auth::logout,
@@ -61,9 +63,17 @@ use crate::http::session::SESSION_COOKIE;
         super::leaderboard::top_five,
         super::admin_notifications::create,
         super::admin_notifications::progress,
+        super::admin_monitoring::queues,
+        super::admin_monitoring::failed,
+        super::admin_monitoring::job,
+        super::admin_monitoring::retry_job,
+        super::admin_monitoring::retry_all,
+        super::admin_monitoring::cache,
+        super::admin_monitoring::redis,
     ),
     components(schemas(super::error::ErrorBody)),
     tags(
+        (name = "probes", description = "Liveness and readiness, for load balancers and orchestrators"),
         (name = "auth", description = "Accounts and sessions"),
         (name = "profile", description = "The signed-in user's profile and email"),
         (name = "questions", description = "The question bank (administrators)"),
@@ -72,6 +82,7 @@ use crate::http::session::SESSION_COOKIE;
         (name = "results", description = "A student's own results, released when the exam ends"),
         (name = "leaderboard", description = "Top scores of the most recently ended exam (signed-in users)"),
         (name = "notifications", description = "Admin notifications: one message fanned out to an audience by email"),
+        (name = "monitoring", description = "Job queues, cache and Redis of the running platform (administrators); what the queue dashboard shows"),
     )
 )]
 pub struct ApiDoc;
@@ -189,7 +200,7 @@ mod tests {
     fn every_operation_has_an_id_typed_bodies_and_its_error_answers() {
         let doc: Value = serde_json::from_str(&document_json()).expect("the document is JSON");
         let ops = operations(&doc);
-        assert!(ops.len() >= 36, "only {} operations", ops.len());
+        assert!(ops.len() >= 45, "only {} operations", ops.len());
         let mut ids = HashSet::new();
         for (name, op) in ops {
             let id = op["operationId"].as_str().expect("an operationId");
@@ -243,5 +254,80 @@ mod tests {
         );
         assert!(doc["components"]["securitySchemes"]["cookie"].is_object());
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+
+    #[test]
+    fn the_probes_and_the_monitoring_routes_are_described_with_their_answers() {
+        let doc: Value = serde_json::from_str(&document_json()).expect("the document is JSON");
+        let paths = &doc["paths"];
+        for probe in ["/api/health", "/api/ready"] {
+            let op = &paths[probe]["get"];
+            assert_eq!(op["tags"][0], "probes", "{probe}");
+            assert!(op.get("security").is_none(), "{probe} needs no session");
+        }
+        assert!(paths["/api/ready"]["get"]["responses"]["503"].is_object());
+        for (path, method) in [
+            ("/api/admin/queues", "get"),
+            ("/api/admin/queues/{queue}/failed", "get"),
+            ("/api/admin/queues/{queue}/retry", "post"),
+            ("/api/admin/queues/{queue}/jobs/{id}", "get"),
+            ("/api/admin/queues/{queue}/jobs/{id}/retry", "post"),
+            ("/api/admin/cache", "get"),
+            ("/api/admin/redis", "get"),
+        ] {
+            let op = &paths[path][method];
+            assert_eq!(op["tags"][0], "monitoring", "{method} {path}");
+            assert!(op["security"].is_array(), "{method} {path}: no security");
+            for status in ["200", "401", "403"] {
+                assert!(op["responses"][status].is_object(), "{path}: no {status}");
+            }
+            if path.contains("{queue}") {
+                for status in ["404", "503"] {
+                    assert!(op["responses"][status].is_object(), "{path}: no {status}");
+                }
+            }
+        }
+        let failed = &paths["/api/admin/queues/{queue}/failed"]["get"];
+        let limit = failed["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| p["name"] == "limit")
+            .expect("a limit parameter");
+        assert_eq!(limit["schema"]["minimum"], 1);
+        assert_eq!(limit["schema"]["maximum"], 100);
+        assert!(failed["responses"]["400"].is_object());
+        assert!(
+            paths["/api/admin/queues/{queue}/jobs/{id}/retry"]["post"]["responses"]["409"]
+                .is_object()
+        );
+    }
+
+    #[test]
+    fn the_monitoring_answers_embed_the_schemas_of_the_job_and_cache_crates() {
+        let doc: Value = serde_json::from_str(&document_json()).expect("the document is JSON");
+        let schemas = &doc["components"]["schemas"];
+        let summary = &schemas["QueueSummary"]["properties"];
+        assert_eq!(summary["counts"]["$ref"], "#/components/schemas/JobCounts");
+        assert_eq!(
+            schemas["JobView"]["properties"]["state"]["$ref"],
+            "#/components/schemas/JobState"
+        );
+        assert!(
+            schemas["JobState"]["enum"]
+                .as_array()
+                .is_some_and(|e| e.contains(&Value::from("failed")))
+        );
+        assert!(schemas["JobCounts"]["properties"]["failed"].is_object());
+        assert!(schemas["WorkerStats"]["properties"]["retried"].is_object());
+        // The cache's counters are flattened into the report, as the handler serializes them.
+        assert!(
+            schemas["CacheReport"]["allOf"]
+                .as_array()
+                .is_some_and(|parts| parts
+                    .iter()
+                    .any(|p| p["$ref"] == "#/components/schemas/CacheStats"))
+        );
+        assert!(schemas["CacheStats"]["properties"]["l1Hits"].is_object());
     }
 }

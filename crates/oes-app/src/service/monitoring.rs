@@ -109,7 +109,7 @@ impl Paging {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueueSummary {
     pub name: String,
@@ -118,16 +118,17 @@ pub struct QueueSummary {
     pub worker: Option<WorkerStats>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct QueuesOverview {
     /// `redis` or `embedded`.
+    #[schema(value_type = String, pattern = "^(redis|embedded)$")]
     pub mode: &'static str,
     pub queues: Vec<QueueSummary>,
 }
 
 /// One job as the dashboard shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub id: String,
@@ -135,8 +136,11 @@ pub struct JobView {
     pub state: JobState,
     pub attempts_made: u32,
     pub failed_reason: Option<String>,
+    /// When the job was added, ms since the Unix epoch.
     pub timestamp: u64,
+    /// When the latest try started, ms since the Unix epoch.
     pub processed_on: Option<u64>,
+    /// When the job completed or finally failed, ms since the Unix epoch.
     pub finished_on: Option<u64>,
     /// The payload with bodies and secrets replaced by `"[redacted]"`.
     pub data: Value,
@@ -158,7 +162,7 @@ impl From<JobInfo> for JobView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FailedPage {
     pub queue: String,
@@ -309,18 +313,22 @@ fn rate(hits: u64, lookups: u64) -> Option<f64> {
     (lookups > 0).then(|| hits as f64 / lookups as f64)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CacheReport {
     /// `memory` or `memory + redis`.
+    #[schema(value_type = String, pattern = r"^memory( \+ redis)?$")]
     pub tiers: &'static str,
     pub redis_connected: bool,
     pub namespace: String,
     /// Share of all reads served from the in-process tier.
+    #[schema(minimum = 0, maximum = 1)]
     pub l1_hit_rate: Option<f64>,
     /// Share of the reads that reached Redis (missed L1) served from Redis.
+    #[schema(minimum = 0, maximum = 1)]
     pub l2_hit_rate: Option<f64>,
     /// Share of all reads served from either tier.
+    #[schema(minimum = 0, maximum = 1)]
     pub hit_rate: Option<f64>,
     /// The counters themselves, as fields of the report.
     #[serde(flatten)]
@@ -345,7 +353,7 @@ pub fn cache(state: &AppState) -> CacheReport {
 }
 
 /// Facts about one Redis server, from `INFO`.
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedisServer {
     pub reachable: bool,
@@ -383,10 +391,11 @@ impl RedisServer {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedisReport {
     /// `redis` or `embedded` (no Redis at all).
+    #[schema(value_type = String, pattern = "^(redis|embedded)$")]
     pub mode: &'static str,
     /// The Redis holding the job queues.
     pub queues: Option<RedisServer>,
