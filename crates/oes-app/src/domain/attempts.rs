@@ -49,6 +49,13 @@ pub fn deadline(
         .saturating_add(grace_seconds.saturating_mul(1000))
 }
 
+/// The latest hard end any attempt at the exam can have: the exam's end plus its grace period,
+/// reached by an attempt started late enough for the window to cut it short. Until then some
+/// attempt may still save answers, so nothing that reveals the key may be released before it.
+pub fn last_deadline(exam_end_ms: i64, grace_seconds: i64) -> i64 {
+    exam_end_ms.saturating_add(grace_seconds.saturating_mul(1000))
+}
+
 /// Whole seconds left before `deadline_ms`, never negative.
 pub fn remaining_seconds(deadline_ms: i64, now_ms: i64) -> i64 {
     (deadline_ms - now_ms).max(0) / 1000
@@ -162,6 +169,18 @@ mod tests {
     fn the_hard_end_is_the_earlier_of_duration_and_window_plus_grace() {
         assert_eq!(deadline(0, 10, 3_600_000, 0), 600_000);
         assert_eq!(deadline(3_500_000, 10, 3_600_000, 30), 3_630_000);
+    }
+
+    #[test]
+    fn no_attempt_ends_after_the_last_deadline() {
+        let (end, grace) = (3_600_000, 45);
+        for started in [0, 1_000_000, 3_000_000, 3_599_999, 3_600_000] {
+            assert!(deadline(started, 10, end, grace) <= last_deadline(end, grace));
+        }
+        assert_eq!(
+            deadline(3_599_999, 10, end, grace),
+            last_deadline(end, grace)
+        );
     }
 
     #[test]

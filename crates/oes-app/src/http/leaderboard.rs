@@ -1,4 +1,5 @@
-//! `/api/leaderboard` handlers: the top of the most recently ended exam, for signed-in users.
+//! `/api/leaderboard` handlers: the top of the most recently ended exam, for signed-in users,
+//! once its results are released.
 
 use axum::Json;
 use axum::extract::State;
@@ -20,8 +21,8 @@ pub(crate) struct TopFive {
 #[utoipa::path(get, path = "/api/leaderboard/top-five", operation_id = "topFive", tag = "leaderboard",
     security(("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "The most recently ended exam; competition ranking (ties share a rank, earlier submission listed first); only names and scores of others", body = TopFive),
-        (status = 403, description = "Email not verified", body = ErrorBody),
+        (status = 200, description = "The most recently ended exam, once its grace period is over; competition ranking (ties share a rank, earlier submission listed first); only names and scores of others", body = TopFive),
+        (status = 403, description = "Email not verified, or results_not_released: the most recently ended exam is still in its grace period (the message names the release time)", body = ErrorBody),
         (status = 404, description = "No exam has ended yet", body = ErrorBody),
         Unauthenticated,
     ))]

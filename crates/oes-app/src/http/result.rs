@@ -1,4 +1,5 @@
-//! `/api/result` handlers: a student's own results, released when the exam ends.
+//! `/api/result` handlers: a student's own results, released when the exam's grace period is
+//! over (its end plus `graceSeconds`), the last moment any attempt can still save.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -17,7 +18,7 @@ use crate::state::AppState;
 #[derive(Serialize, utoipa::ToSchema)]
 pub(crate) struct MyResults {
     success: bool,
-    /// Newest first; scores only where released.
+    /// Newest first; scores only where released (after the exam's end plus its grace period).
     data: Vec<ResultItem>,
     count: usize,
 }
@@ -73,7 +74,7 @@ fn outcome<T: Serialize>(o: Outcome<T>) -> Response {
         (status = 200, description = "The score", body = ScoreView),
         (status = 202, description = "Scoring still pending", body = ScorePending),
         (status = 400, description = "Not a valid id, or the attempt is still in progress", body = ErrorBody),
-        (status = 403, description = "Email not verified, or results_not_released: the exam has not ended", body = ErrorBody),
+        (status = 403, description = "Email not verified, or results_not_released: the exam's end plus its grace period has not passed (the message names the release time)", body = ErrorBody),
         (status = 404, description = "No attempt at this exam", body = ErrorBody),
         Unauthenticated,
     ))]
@@ -94,7 +95,7 @@ pub(crate) async fn score(
         (status = 200, description = "Score, totals, percentage and per question the options with isCorrect, the student's answer with marksObtained, and the correct answer", body = Analysis),
         (status = 202, description = "Scoring still pending", body = ScorePending),
         (status = 400, description = "Not a valid id, or the attempt is still in progress", body = ErrorBody),
-        (status = 403, description = "Email not verified, or results_not_released", body = ErrorBody),
+        (status = 403, description = "Email not verified, or results_not_released: the exam's end plus its grace period has not passed (the message names the release time)", body = ErrorBody),
         (status = 404, description = "No attempt at this exam", body = ErrorBody),
         Unauthenticated,
     ))]

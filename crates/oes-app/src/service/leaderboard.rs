@@ -1,4 +1,5 @@
-//! The leaderboard of the most recently ended exam.
+//! The leaderboard of the most recently ended exam, once its results are released (the end
+//! plus the grace period, as for a student's own results); until then it answers 403.
 //!
 //! What a student may see of others: rank, full name and score of the top N, nothing else (no
 //! email, department, year or answers), and only when signed in. Ranking is competition ranking
@@ -12,6 +13,7 @@ use crate::domain::exams::format_instant;
 use crate::domain::ids::{ExamId, UserId};
 use crate::domain::scoring::as_number;
 use crate::service::exams::{ExamError, slot_views};
+use crate::service::results::{not_released, release_time};
 use crate::state::AppState;
 use crate::store::results as store;
 
@@ -48,9 +50,13 @@ pub struct Leaderboard {
 
 pub async fn top(state: &AppState, viewer: UserId, n: i64) -> Result<Leaderboard, ExamError> {
     let mut conn = state.db.pool().acquire().await?;
-    let exam = store::latest_ended_exam(&mut conn, now_ms())
+    let now = now_ms();
+    let exam = store::latest_ended_exam(&mut conn, now)
         .await?
         .ok_or(ExamError::NotFound("no exam has ended yet"))?;
+    if now < release_time(&exam) {
+        return Err(not_released(&exam));
+    }
     let id = exam.id.to_string();
     let standings = store::standings(&mut conn, &id, n).await?;
     let total_participants = store::participants(&mut conn, &id).await?;

@@ -1,7 +1,8 @@
 //! Scoring and results. Scores are computed from the snapshots frozen at publish, once per
 //! attempt (a second run finds `scored_at` set and does nothing), and only shown to the
-//! student after the exam's window has closed for everyone (`end_time`): before that, the list
-//! carries no score and `/score` and `/analysis` answer 403; while scoring is pending, 202.
+//! student once no attempt at the exam can be saved any more (`end_time` plus the grace period,
+//! see [`release_time`]): before that, the list carries no score and `/score` and `/analysis`
+//! answer 403; while scoring is pending, 202.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache_entries as entry;
 use crate::db::{Db, now_ms};
-use crate::domain::attempts::AttemptStatus;
+use crate::domain::attempts::{AttemptStatus, last_deadline};
 use crate::domain::exams::format_instant;
 use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId, UserId};
 use crate::domain::questions::QuestionType;
@@ -38,8 +39,26 @@ pub struct ResultItem {
     pub is_result_available: bool,
 }
 
+/// When an exam's scores and answer keys may be shown: at the last moment any attempt can still
+/// save (the exam's end plus its grace period), not at the end itself, or a student who has
+/// submitted could read the key and pass it to one still answering in the grace period.
+pub fn release_time(exam: &ExamRow) -> i64 {
+    last_deadline(exam.end_time, exam.grace_seconds)
+}
+
+/// The 403 for a read before [`release_time`].
+pub(crate) fn not_released(exam: &ExamRow) -> ExamError {
+    ExamError::Forbidden(
+        "results_not_released",
+        format!(
+            "results are released when the exam's grace period is over, at {}",
+            format_instant(release_time(exam))
+        ),
+    )
+}
+
 fn released(exam: &ExamRow, attempt: &AttemptRow, now: i64) -> bool {
-    attempt.status != AttemptStatus::InProgress && now >= exam.end_time
+    attempt.status != AttemptStatus::InProgress && now >= release_time(exam)
 }
 
 /// How far scoring has come for an exam: (finished attempts, scored attempts).
@@ -95,7 +114,7 @@ pub enum Outcome<T> {
 }
 
 /// The gates shared by `/score` and `/analysis`: an attempt exists, it is finished (an overdue
-/// one is auto-submitted now), and the exam has ended.
+/// one is auto-submitted now), and the exam's results are released.
 async fn released_attempt(
     state: &AppState,
     user: UserId,
@@ -122,14 +141,8 @@ async fn released_attempt(
             .await?;
         attempt.status = AttemptStatus::AutoSubmitted;
     }
-    if now < exam.end_time {
-        return Err(ExamError::Forbidden(
-            "results_not_released",
-            format!(
-                "results are released when the exam ends, at {}",
-                format_instant(exam.end_time)
-            ),
-        ));
+    if now < release_time(&exam) {
+        return Err(not_released(&exam));
     }
     Ok((exam, attempt))
 }

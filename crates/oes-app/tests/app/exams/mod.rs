@@ -184,6 +184,23 @@ impl TestApp {
         }
     }
 
+    /// Moves a published exam's end to `end_ms` (the clock cannot be moved) and drops the cached
+    /// exam rows, as an admin write would.
+    pub async fn set_exam_end(&self, exam: &str, end_ms: i64) {
+        sqlx::query("UPDATE exams SET end_time = $2 WHERE id = $1")
+            .bind(exam)
+            .bind(end_ms)
+            .execute(self.server.state().db.pool())
+            .await
+            .expect("exam end moved");
+        self.server
+            .state()
+            .cache
+            .delete_many(&[oes_cache::keys::exam(exam), oes_cache::keys::exams_all()])
+            .await
+            .expect("cache entries dropped");
+    }
+
     pub async fn scalar_i64(&self, sql: &str, bind: &str) -> i64 {
         sqlx::query_scalar(sql)
             .bind(bind)

@@ -178,3 +178,102 @@ async fn scores_follow_the_policy_and_results_open_when_the_exam_ends() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn results_analysis_and_the_leaderboard_stay_closed_until_the_grace_period_is_over() {
+    on_each_backend(&[], |app: TestApp| async move {
+        let s = app.single("2", "0").await;
+        let created = app
+            .post(
+                "/api/exam/create",
+                json!({
+                    "title": "Graced", "durationMinutes": 10, "graceSeconds": 600,
+                    "startTime": super::rfc3339(-900), "endTime": super::rfc3339(600),
+                }),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(created.status, 201, "{created:?}");
+        let exam = created.body["exam"]["id"]
+            .as_str()
+            .expect("exam id")
+            .to_owned();
+        app.add(&exam, &[&s]).await;
+        app.publish(&exam).await;
+        let (_, done) = app.student("Asha").await;
+        let (_, late) = app.student("Bala").await;
+        sit(&app, &exam, &done, &[pick(&s, &[0])]).await;
+        let started = app
+            .post(&format!("/api/exam-attempt/{exam}/start"), json!({}), &late)
+            .await;
+        assert_eq!(started.status, 201, "{started:?}");
+
+        // The window closes: Bala's attempt keeps its grace period, as the hard end rule gives
+        // an attempt cut short by the window (min(start + duration, end) + grace).
+        let end = oes_app::db::now_ms() - 1000;
+        app.set_exam_end(&exam, end).await;
+        sqlx::query("UPDATE exam_attempts SET deadline_at = $2 WHERE id = $1")
+            .bind(started.body["attemptId"].as_str().expect("attempt"))
+            .bind(end + 600_000)
+            .execute(app.server.state().db.pool())
+            .await
+            .expect("deadline follows the end");
+
+        for path in [
+            format!("/api/result/{exam}/score"),
+            format!("/api/result/{exam}/analysis"),
+            "/api/leaderboard/top-five".to_owned(),
+        ] {
+            let refused = app.get(&path, &done).await;
+            assert_eq!(refused.status, 403, "{path}: {refused:?}");
+            assert_eq!(refused.code(), "results_not_released", "{path}");
+            assert!(!refused.body.to_string().contains("isCorrect"), "{path}");
+            let message = refused.body["message"].as_str().unwrap_or_default();
+            assert!(message.contains("grace"), "{path}: {message}");
+        }
+        let mine = app.get("/api/result", &done).await;
+        assert_eq!(mine.body["data"][0]["isResultAvailable"], false, "{mine:?}");
+        assert!(mine.body["data"][0]["score"].is_null(), "{mine:?}");
+
+        // Bala, still in the grace period, can still save and submit.
+        let saved = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/save"),
+                pick(&s, &[0]),
+                &late,
+            )
+            .await;
+        assert_eq!(saved.status, 200, "{saved:?}");
+        let submitted = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/submit"),
+                json!({}),
+                &late,
+            )
+            .await;
+        assert_eq!(submitted.status, 200, "{submitted:?}");
+
+        // The grace period is over: everything opens.
+        app.set_exam_end(&exam, oes_app::db::now_ms() - 601_000)
+            .await;
+        for token in [&done, &late] {
+            let score = app
+                .wait_for_status(&format!("/api/result/{exam}/score"), token, 200)
+                .await;
+            assert_eq!(score.status, 200, "{score:?}");
+            assert_eq!(score.body["score"], 2.0, "{score:?}");
+        }
+        let analysis = app
+            .get(&format!("/api/result/{exam}/analysis"), &done)
+            .await;
+        assert_eq!(analysis.status, 200, "{analysis:?}");
+        let board = app.get("/api/leaderboard/top-five", &done).await;
+        assert_eq!(board.status, 200, "{board:?}");
+        assert_eq!(board.body["exam"]["id"], exam.as_str());
+        assert_eq!(board.body["count"], 2, "{board:?}");
+        let mine = app.get("/api/result", &done).await;
+        assert_eq!(mine.body["data"][0]["isResultAvailable"], true, "{mine:?}");
+        app
+    })
+    .await;
+}
