@@ -35,7 +35,7 @@ pub(crate) struct Started {
     responses(
         (status = 201, description = "Started", body = Started),
         (status = 400, description = "Not a valid id, exam_not_available, exam_not_active or already_attempted", body = ErrorBody),
-        (status = 403, description = "Email not verified, or a cookie from a foreign origin", body = ErrorBody),
+        (status = 403, description = "Email not verified, a cookie from a foreign origin, or admin_cannot_attempt: administrators do not take exams", body = ErrorBody),
         (status = 404, description = "No such published exam", body = ErrorBody),
         Unauthenticated,
     ))]
@@ -46,7 +46,7 @@ pub(crate) async fn start(
     Path(exam_id): Path<String>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let exam_id = parse_id(&exam_id, "examId")?;
-    let a = attempts::start(&state, user.id, exam_id, &attempt_client(meta)).await?;
+    let a = attempts::start(&state, user.id, user.role, exam_id, &attempt_client(meta)).await?;
     Ok((
         StatusCode::CREATED,
         Json(Started {

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache_entries as entry;
 use crate::db::{Backend, Db, now_ms};
+use crate::domain::accounts::Role;
 use crate::domain::attempts::{
     AttemptStatus, deadline, option_order, remaining_seconds, validate_answer,
 };
@@ -37,13 +38,22 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(2);
 /// A submitted attempt still unscored this long after submission is scored by the sweep.
 pub const SCORE_SWEEP_AFTER_MS: i64 = 10_000;
 
-/// Starts the student's one attempt at the exam.
+/// Starts the student's one attempt at the exam. Administrators are refused: they can read
+/// every question with its key, so an attempt of theirs would rank on the leaderboard with
+/// answers nobody else has.
 pub async fn start(
     state: &AppState,
     user: UserId,
+    role: Role,
     exam_id: ExamId,
     client: &Client,
 ) -> Result<AttemptRow, ExamError> {
+    if role == Role::Admin {
+        return Err(ExamError::Forbidden(
+            "admin_cannot_attempt",
+            "administrators cannot take exams; sign in with a student account".into(),
+        ));
+    }
     let exam = exams::cached_exam(state, exam_id)
         .await?
         .filter(|e| e.state == ExamState::Published)

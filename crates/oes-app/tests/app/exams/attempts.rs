@@ -404,3 +404,82 @@ async fn shuffled_options_keep_one_order_per_attempt_and_grace_extends_the_hard_
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_administrator_cannot_take_an_exam_nor_appear_on_the_leaderboard() {
+    on_each_backend(&[], |app: TestApp| async move {
+        let s = app.single("1", "0").await;
+        let exam = app.live_exam(&[&s], 600, 10).await;
+
+        let refused = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/start"),
+                json!({}),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(refused.status, 403, "{refused:?}");
+        assert_eq!(refused.code(), "admin_cannot_attempt");
+        let paper = app
+            .get(&format!("/api/exam-attempt/{exam}/attempt"), &app.admin)
+            .await;
+        assert_eq!(paper.status, 403, "{paper:?}");
+        assert_eq!(paper.code(), "no_active_attempt");
+        let saved = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/save"),
+                json!({ "questionId": s["id"], "selectedOptionIds": [option_id(&s, 0)] }),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(saved.status, 403, "{saved:?}");
+
+        let (_, student) = app.student("Asha").await;
+        let started = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/start"),
+                json!({}),
+                &student,
+            )
+            .await;
+        assert_eq!(started.status, 201, "{started:?}");
+        let submitted = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/submit"),
+                json!({}),
+                &student,
+            )
+            .await;
+        assert_eq!(submitted.status, 200, "{submitted:?}");
+
+        app.set_exam_end(&exam, oes_app::db::now_ms() - 1000).await;
+        // The leaderboard lists scored attempts; scoring runs on the queue.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let board = loop {
+            let board = app.get("/api/leaderboard/top-five", &student).await;
+            if board.body["count"] == 1 || std::time::Instant::now() > give_up {
+                break board;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(board.status, 200, "{board:?}");
+        assert_eq!(board.body["totalParticipants"], 1, "{board:?}");
+        let names: Vec<&str> = board.body["data"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|e| e["name"].as_str())
+            .collect();
+        assert_eq!(names, vec!["Asha"], "{board:?}");
+        let admins: i64 = app
+            .scalar_i64(
+                "SELECT COUNT(*) FROM exam_attempts a JOIN users u ON u.id = a.user_id
+                 WHERE a.exam_id = $1 AND u.role = 'ADMIN'",
+                &exam,
+            )
+            .await;
+        assert_eq!(admins, 0);
+        app
+    })
+    .await;
+}
