@@ -7,7 +7,8 @@
 //! one `send-email` job per row (job id from the outbox id, data `{outboxId}`: no secret sits in
 //! Redis). If that fails (Redis down), the relay adds the job later.
 //! The worker renders the email from the row, sends it and marks the row sent (clearing its
-//! parameters); a redelivered job whose row is already sent does nothing.
+//! parameters); a redelivered job whose row is already sent does nothing. A row that fails for
+//! good is marked FAILED and its parameters are cleared too, so no secret outlives the email.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -357,7 +358,15 @@ impl Emails {
         if row.status == OutboxStatus::Sent {
             return Ok(Delivery::AlreadySent);
         }
-        let message = EmailMessage::join(&row.template, row.params.as_deref().unwrap_or("{}"));
+        let Some(params) = row.params.as_deref() else {
+            // A row that failed for good had its parameters (maybe a reset code or a
+            // verification link) cleared; a retried job cannot rebuild it, and the user asks
+            // for a new code or link instead.
+            return Err(EmailError::Permanent(
+                "the email failed for good earlier and its parameters were discarded".into(),
+            ));
+        };
+        let message = EmailMessage::join(&row.template, params);
         let result = match message {
             Ok(message) => self.send_direct(&row.recipient, &message).await,
             Err(e) => Err(e),

@@ -34,7 +34,7 @@ pub struct OutboxRow {
     pub id: OutboxId,
     pub template: String,
     pub recipient: String,
-    /// `None` once sent: the parameters may hold a one-time secret.
+    /// `None` once sent or FAILED: the parameters may hold a one-time secret.
     pub params: Option<String>,
     pub priority: i64,
     pub status: OutboxStatus,
@@ -123,7 +123,9 @@ pub async fn mark_sent(db: &Db, id: OutboxId) -> Result<bool, sqlx::Error> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Records a failed try; `final_failure` marks the row FAILED.
+/// Records a failed try; `final_failure` marks the row FAILED and forgets its parameters, as
+/// sending does: they may hold a reset code or a verification token, and a row that will never
+/// be sent has no use for them that outweighs keeping a live secret in the table.
 pub async fn record_failure(
     db: &Db,
     id: OutboxId,
@@ -132,7 +134,8 @@ pub async fn record_failure(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE email_outbox SET attempts = attempts + 1, last_error = $2,
-                status = CASE WHEN $3 = 1 THEN 'FAILED' ELSE status END
+                status = CASE WHEN $3 = 1 THEN 'FAILED' ELSE status END,
+                params = CASE WHEN $3 = 1 THEN NULL ELSE params END
          WHERE id = $1 AND status <> 'SENT'",
     )
     .bind(id.to_string())

@@ -182,6 +182,37 @@ async fn a_permanent_refusal_is_not_retried() {
 }
 
 #[tokio::test]
+async fn an_email_that_fails_for_good_forgets_its_secret_and_a_retry_cannot_send_it() {
+    for (refusal, tries) in [
+        (Refusal::transient_data(), 3),
+        (Refusal::permanent_rcpt(), 1),
+    ] {
+        let db = TestDb::new(Backend::Sqlite).await;
+        let sink = SmtpSink::start().await.expect("sink");
+        sink.refuse(refusal);
+        let server = server(&db, &sink, &[]).await;
+        let state = server.state().clone();
+        let id = queue_email(&state, "student@example.com", &reset_message("271828")).await;
+
+        let row = wait_for_status(&state, id, OutboxStatus::Failed).await;
+        assert_eq!((row.status, row.attempts), (OutboxStatus::Failed, tries));
+        assert_eq!(row.params, None, "the reset code outlived the email");
+        assert!(!row.last_error.unwrap_or_default().contains("271828"));
+
+        // A retried job (an operator's retry) cannot rebuild the email, even once SMTP accepts.
+        sink.accept_all();
+        let retried = state.emails.deliver(id, true).await;
+        assert!(
+            matches!(retried, Err(oes_app::email::EmailError::Permanent(_))),
+            "{retried:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(sink.messages().is_empty());
+        server.run_until(async {}).await.expect("clean shutdown");
+    }
+}
+
+#[tokio::test]
 async fn a_redelivered_job_whose_row_was_sent_sends_nothing() {
     let db = TestDb::new(Backend::Sqlite).await;
     let sink = SmtpSink::start().await.expect("sink");
