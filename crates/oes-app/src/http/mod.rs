@@ -6,8 +6,8 @@
 //! - shared pieces: [`error`] (the one error shape and every service error's mapping onto it),
 //!   [`extract`] (`ApiJson`, id and query parsing), [`session`] (`CurrentUser`, `AdminUser`,
 //!   cookies, CSRF), `body` (shared response bodies) and [`openapi`] (the document);
-//! - here: the cross-cutting layers (request ids, tracing, body limits, timeouts, panics), so
-//!   handlers stay short.
+//! - here: the cross-cutting layers (request ids, tracing, body limits, timeouts, panics,
+//!   hardening headers), so handlers stay short.
 
 mod admin_monitoring;
 mod admin_notifications;
@@ -33,12 +33,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::OnResponse as _;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::instrument::WithSubscriber as _;
@@ -67,6 +68,15 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(http_metrics, metrics::track))
         .layer(
             ServiceBuilder::new()
+                // Outermost, so timeouts, panics and unknown routes carry them too.
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    no_store_for_json,
+                ))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
@@ -77,6 +87,19 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
         .with_state(state)
+}
+
+/// `Cache-Control: no-store` for every JSON answer, signed in or not: JSON is what the API
+/// answers, and the unauthenticated answers include the most sensitive ones (a login's session
+/// token, a signup's); the few public ones (the OpenAPI document, probes) lose nothing by not
+/// being cached. A handler that sets its own `Cache-Control` keeps it.
+fn no_store_for_json<B>(response: &axum::http::Response<B>) -> Option<HeaderValue> {
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    json.then(|| HeaderValue::from_static("no-store"))
 }
 
 /// The span of one request. Its `otel.*` and `http.*` fields follow OpenTelemetry's HTTP

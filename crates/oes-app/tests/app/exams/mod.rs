@@ -7,6 +7,7 @@
 mod attempts;
 mod cache;
 mod exam;
+mod headers;
 mod openapi;
 mod questions;
 mod results;
