@@ -77,6 +77,7 @@ pub fn validate_answer(
             let Some(n) = numerical else {
                 return Err("numericalAnswer is required for a NUMERICAL question".into());
             };
+            crate::domain::questions::check_number("numericalAnswer", n)?;
             // Stored with the schema's six decimal places; rounding here makes the scored
             // value the stored one on both backends.
             Ok(Answer {

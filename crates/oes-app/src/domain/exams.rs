@@ -52,6 +52,20 @@ pub fn format_instant(ms: i64) -> String {
 /// The longest exam accepted: a week, far beyond any sitting, to catch unit mistakes.
 pub const MAX_DURATION_MINUTES: i64 = 7 * 24 * 60;
 
+/// The longest grace after a deadline: an hour covers any network trouble at the end.
+pub const MAX_GRACE_SECONDS: i64 = 3600;
+
+/// Checks the grace period: `0 ≤ grace ≤ MAX_GRACE_SECONDS`.
+pub fn check_grace(grace_seconds: i64) -> Result<(), String> {
+    if (0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
+        Ok(())
+    } else {
+        Err(format!(
+            "graceSeconds must be between 0 and {MAX_GRACE_SECONDS}"
+        ))
+    }
+}
+
 /// A valid exam schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Schedule {
@@ -66,11 +80,9 @@ impl Schedule {
         if start_ms >= end_ms {
             errors.push("startTime must be before endTime".to_owned());
         }
-        if duration_minutes <= 0 {
-            errors.push("durationMinutes must be positive".to_owned());
-        } else if duration_minutes > MAX_DURATION_MINUTES {
+        if !(1..=MAX_DURATION_MINUTES).contains(&duration_minutes) {
             errors.push(format!(
-                "durationMinutes must be at most {MAX_DURATION_MINUTES}"
+                "durationMinutes must be between 1 and {MAX_DURATION_MINUTES}"
             ));
         } else if start_ms < end_ms
             && duration_minutes.saturating_mul(60_000) > end_ms - start_ms

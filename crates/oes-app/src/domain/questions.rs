@@ -129,6 +129,41 @@ fn too_precise(d: Decimal) -> bool {
     d.normalize().scale() > DECIMAL_PLACES
 }
 
+/// The most a question (or an exam slot) is worth, and the most it can cost. Far beyond any
+/// real paper, and small enough that a total over any exam stays exact and storable
+/// (NUMERIC(18,6) holds under 10^12).
+pub const MAX_MARKS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+
+/// The largest magnitude of a numerical answer, key or tolerance: well inside NUMERIC(18,6),
+/// so the database never sees a number it cannot hold.
+pub const MAX_NUMBER: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
+
+/// Checks marks for a question or a slot: `0 < marks ≤ MAX_MARKS`, at most six decimals.
+pub fn check_marks(field: &str, marks: Decimal) -> Result<(), String> {
+    if marks <= Decimal::ZERO || marks > MAX_MARKS {
+        Err(format!(
+            "{field} must be greater than 0 and at most {MAX_MARKS}"
+        ))
+    } else if too_precise(marks) {
+        Err(format!(
+            "{field} takes at most {DECIMAL_PLACES} decimal places"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a numerical answer or key: `-MAX_NUMBER ≤ value ≤ MAX_NUMBER`.
+pub fn check_number(field: &str, value: Decimal) -> Result<(), String> {
+    if value.abs() > MAX_NUMBER {
+        Err(format!(
+            "{field} must be between -{MAX_NUMBER} and {MAX_NUMBER}"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 /// The most options a question may have; more is a data-entry mistake, not a question.
 pub const MAX_OPTIONS: usize = 10;
 
@@ -184,15 +219,19 @@ fn validate(
         .marks
         .or(current.map(|c| c.marks))
         .unwrap_or(Decimal::ONE);
-    if marks <= Decimal::ZERO {
-        errors.push("marks must be positive".to_owned());
+    if marks <= Decimal::ZERO || marks > MAX_MARKS {
+        errors.push(format!(
+            "marks must be greater than 0 and at most {MAX_MARKS}"
+        ));
     }
     let negative_marks = input
         .negative_marks
         .or(current.map(|c| c.negative_marks))
         .unwrap_or(Decimal::ZERO);
-    if negative_marks < Decimal::ZERO {
-        errors.push("negativeMarks must not be negative (it is subtracted)".to_owned());
+    if negative_marks < Decimal::ZERO || negative_marks > MAX_MARKS {
+        errors.push(format!(
+            "negativeMarks must be between 0 and {MAX_MARKS} (it is subtracted)"
+        ));
     }
     let difficulty = match (&input.difficulty, current) {
         (Some(d), _) => Difficulty::parse(d).unwrap_or_else(|| {
@@ -247,10 +286,15 @@ fn validate(
                 .unwrap_or(Decimal::ZERO);
             match value {
                 None => errors.push("NUMERICAL needs numericalAnswer".to_owned()),
-                Some(value) => numerical = Some(NumericalKey { value, tolerance }),
+                Some(value) => {
+                    if let Err(e) = check_number("numericalAnswer", value) {
+                        errors.push(e);
+                    }
+                    numerical = Some(NumericalKey { value, tolerance });
+                }
             }
-            if tolerance < Decimal::ZERO {
-                errors.push("tolerance must not be negative".to_owned());
+            if tolerance < Decimal::ZERO || tolerance > MAX_NUMBER {
+                errors.push(format!("tolerance must be between 0 and {MAX_NUMBER}"));
             }
             if partial_credit {
                 errors.push("partialCredit is only for MULTIPLE_CORRECT questions".to_owned());

@@ -34,20 +34,43 @@ impl Answer {
     }
 }
 
+/// Marks outside exact decimal arithmetic or the score columns. The API bounds every mark, so
+/// only rows written before those bounds can get here; an error, never a panic, so one such
+/// attempt cannot stop the scoring of the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the marks overflow the range a score can hold")]
+pub struct ScoreOverflow;
+
+/// What NUMERIC(18,6) holds, on both backends alike: magnitudes under 10^12.
+fn storable(d: Decimal) -> Result<Decimal, ScoreOverflow> {
+    if d.abs() < Decimal::from(1_000_000_000_000_i64) {
+        Ok(d)
+    } else {
+        Err(ScoreOverflow)
+    }
+}
+
 /// The marks one answer earns on one question worth `slot_marks`.
 pub fn score_question(
     question: &Question,
     slot_marks: Decimal,
     answer: Option<&Answer>,
-) -> Decimal {
+) -> Result<Decimal, ScoreOverflow> {
     let Some(answer) = answer.filter(|a| !a.is_empty()) else {
-        return Decimal::ZERO;
+        return Ok(Decimal::ZERO);
     };
     let penalty = -question.negative_marks;
-    match question.question_type {
+    let marks = match question.question_type {
         QuestionType::Numerical => match (answer.numerical, question.numerical) {
-            (Some(given), Some(key)) if (given - key.value).abs() <= key.tolerance => slot_marks,
-            (Some(_), _) => penalty,
+            (Some(given), Some(key)) => {
+                let off = given.checked_sub(key.value).ok_or(ScoreOverflow)?.abs();
+                if off <= key.tolerance {
+                    slot_marks
+                } else {
+                    penalty
+                }
+            }
+            (Some(_), None) => penalty,
             (None, _) => Decimal::ZERO,
         },
         QuestionType::SingleCorrect => {
@@ -69,22 +92,25 @@ pub fn score_question(
             if chosen == correct {
                 slot_marks
             } else if question.partial_credit && chosen.is_subset(&correct) && !correct.is_empty() {
-                slot_marks * Decimal::from(chosen.len() as u64)
-                    / Decimal::from(correct.len() as u64)
+                slot_marks
+                    .checked_mul(Decimal::from(chosen.len() as u64))
+                    .and_then(|m| m.checked_div(Decimal::from(correct.len() as u64)))
+                    .ok_or(ScoreOverflow)?
             } else {
                 penalty
             }
         }
-    }
+    };
+    storable(marks)
 }
 
 /// The attempt's total: the sum of the per-question marks, floored at 0.
-pub fn total(per_question: impl IntoIterator<Item = Decimal>) -> Decimal {
-    per_question
+pub fn total(per_question: impl IntoIterator<Item = Decimal>) -> Result<Decimal, ScoreOverflow> {
+    let sum = per_question
         .into_iter()
-        .sum::<Decimal>()
-        .max(Decimal::ZERO)
-        .normalize()
+        .try_fold(Decimal::ZERO, |sum, m| sum.checked_add(m))
+        .ok_or(ScoreOverflow)?;
+    storable(sum.max(Decimal::ZERO).normalize())
 }
 
 #[cfg(test)]
@@ -123,6 +149,10 @@ mod tests {
         }
     }
 
+    fn score(q: &Question, slot_marks: Decimal, answer: Option<&Answer>) -> Decimal {
+        score_question(q, slot_marks, answer).expect("in range")
+    }
+
     fn picks(q: &Question, idx: &[usize]) -> Answer {
         Answer {
             selected: idx.iter().map(|i| q.options[*i].id).collect(),
@@ -133,16 +163,10 @@ mod tests {
     #[test]
     fn single_correct_earns_marks_or_loses_the_penalty() {
         let q = choice(QuestionType::SingleCorrect, &[false, true], "0.25", false);
-        assert_eq!(score_question(&q, d("2"), Some(&picks(&q, &[1]))), d("2"));
-        assert_eq!(
-            score_question(&q, d("2"), Some(&picks(&q, &[0]))),
-            d("-0.25")
-        );
-        assert_eq!(score_question(&q, d("2"), None), Decimal::ZERO);
-        assert_eq!(
-            score_question(&q, d("2"), Some(&Answer::default())),
-            Decimal::ZERO
-        );
+        assert_eq!(score(&q, d("2"), Some(&picks(&q, &[1]))), d("2"));
+        assert_eq!(score(&q, d("2"), Some(&picks(&q, &[0]))), d("-0.25"));
+        assert_eq!(score(&q, d("2"), None), Decimal::ZERO);
+        assert_eq!(score(&q, d("2"), Some(&Answer::default())), Decimal::ZERO);
     }
 
     #[test]
@@ -153,15 +177,9 @@ mod tests {
             "1",
             false,
         );
-        assert_eq!(
-            score_question(&q, d("3"), Some(&picks(&q, &[0, 1]))),
-            d("3")
-        );
-        assert_eq!(score_question(&q, d("3"), Some(&picks(&q, &[0]))), d("-1"));
-        assert_eq!(
-            score_question(&q, d("3"), Some(&picks(&q, &[0, 1, 2]))),
-            d("-1")
-        );
+        assert_eq!(score(&q, d("3"), Some(&picks(&q, &[0, 1]))), d("3"));
+        assert_eq!(score(&q, d("3"), Some(&picks(&q, &[0]))), d("-1"));
+        assert_eq!(score(&q, d("3"), Some(&picks(&q, &[0, 1, 2]))), d("-1"));
     }
 
     #[test]
@@ -172,14 +190,8 @@ mod tests {
             "1",
             true,
         );
-        assert_eq!(
-            score_question(&q, d("3"), Some(&picks(&q, &[0, 2]))),
-            d("2")
-        );
-        assert_eq!(
-            score_question(&q, d("3"), Some(&picks(&q, &[0, 3]))),
-            d("-1")
-        );
+        assert_eq!(score(&q, d("3"), Some(&picks(&q, &[0, 2]))), d("2"));
+        assert_eq!(score(&q, d("3"), Some(&picks(&q, &[0, 3]))), d("-1"));
     }
 
     #[test]
@@ -193,23 +205,52 @@ mod tests {
             selected: vec![],
             numerical: Some(d(v)),
         };
-        assert_eq!(score_question(&q, d("4"), Some(&ans("0.31"))), d("4"));
-        assert_eq!(score_question(&q, d("4"), Some(&ans("0.29"))), d("4"));
-        assert_eq!(
-            score_question(&q, d("4"), Some(&ans("0.310001"))),
-            d("-0.5")
-        );
+        assert_eq!(score(&q, d("4"), Some(&ans("0.31"))), d("4"));
+        assert_eq!(score(&q, d("4"), Some(&ans("0.29"))), d("4"));
+        assert_eq!(score(&q, d("4"), Some(&ans("0.310001"))), d("-0.5"));
         let sum = d("0.1") + d("0.2");
-        assert_eq!(
-            score_question(&q, d("4"), Some(&ans(&sum.to_string()))),
-            d("4")
-        );
+        assert_eq!(score(&q, d("4"), Some(&ans(&sum.to_string()))), d("4"));
     }
 
     #[test]
     fn penalties_count_per_question_and_only_the_total_is_floored() {
-        assert_eq!(total([d("1"), d("-0.25")]), d("0.75"));
-        assert_eq!(total([d("-1"), d("-0.25")]), Decimal::ZERO);
+        assert_eq!(total([d("1"), d("-0.25")]), Ok(d("0.75")));
+        assert_eq!(total([d("-1"), d("-0.25")]), Ok(Decimal::ZERO));
+    }
+
+    #[test]
+    fn a_total_that_overflows_is_an_error_not_a_panic() {
+        // Marks an admin could enter before the API bounded them: their sum overflows Decimal.
+        let huge = d("79000000000000000000000000000");
+        assert_eq!(total([huge, huge]), Err(ScoreOverflow));
+        assert_eq!(total([-huge, -huge]), Err(ScoreOverflow));
+        // Representable, but not in a NUMERIC(18,6) score column.
+        assert_eq!(total([d("999999999999"), d("1")]), Err(ScoreOverflow));
+        assert_eq!(total([d("999999999999")]), Ok(d("999999999999")));
+    }
+
+    #[test]
+    fn a_question_whose_marks_overflow_is_an_error_not_a_panic() {
+        let mut q = choice(QuestionType::Numerical, &[], "0", false);
+        q.numerical = Some(NumericalKey {
+            value: d("-79000000000000000000000000000"),
+            tolerance: d("0"),
+        });
+        let answer = Answer {
+            selected: vec![],
+            numerical: Some(d("79000000000000000000000000000")),
+        };
+        assert_eq!(
+            score_question(&q, d("1"), Some(&answer)),
+            Err(ScoreOverflow)
+        );
+        let mut p = choice(QuestionType::MultipleCorrect, &[true, true], "0", true);
+        p.marks = d("79000000000000000000000000000");
+        assert_eq!(
+            score_question(&p, p.marks, Some(&picks(&p, &[0]))),
+            Err(ScoreOverflow),
+            "half of the marks is still more than a score column holds"
+        );
     }
 }
 

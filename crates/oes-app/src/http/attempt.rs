@@ -117,7 +117,7 @@ pub(crate) struct SaveBody {
     /// clears. Not for NUMERICAL.
     selected_option_ids: Option<Vec<OptionId>>,
     /// NUMERICAL only; rounded to 6 decimals.
-    #[schema(minimum = -1e15, maximum = 1e15)]
+    #[schema(minimum = -1e9, maximum = 1e9)]
     numerical_answer: Option<Decimal>,
 }
 

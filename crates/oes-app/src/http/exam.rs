@@ -370,7 +370,7 @@ pub(crate) async fn delete(
 pub(crate) struct AddQuestionBody {
     question_id: QuestionId,
     /// The question's own marks when absent. At most 6 decimal places.
-    #[schema(exclusive_minimum = 0, maximum = 1e15, multiple_of = 0.000001)]
+    #[schema(exclusive_minimum = 0, maximum = 10000, multiple_of = 0.000001)]
     marks: Option<Decimal>,
 }
 

@@ -121,10 +121,10 @@ macro_rules! question_body {
             #[schema(required = $required, nullable = $nullable, min_length = 1, pattern = r"\S")]
             domain: Option<String>,
             /// Default 1.
-            #[schema(exclusive_minimum = 0, maximum = 1e15, multiple_of = 0.000001)]
+            #[schema(exclusive_minimum = 0, maximum = 10000, multiple_of = 0.000001)]
             marks: Option<Decimal>,
             /// Subtracted for a wrong answer; default 0.
-            #[schema(minimum = 0, maximum = 1e15, multiple_of = 0.000001)]
+            #[schema(minimum = 0, maximum = 10000, multiple_of = 0.000001)]
             negative_marks: Option<Decimal>,
             /// Any case is accepted; default MEDIUM.
             #[schema(value_type = Option<Difficulty>)]
@@ -134,10 +134,10 @@ macro_rules! question_body {
             #[schema(min_items = 2, max_items = 10)]
             options: Option<Vec<OptionBody>>,
             /// NUMERICAL only.
-            #[schema(minimum = -1e15, maximum = 1e15, multiple_of = 0.000001)]
+            #[schema(minimum = -1e9, maximum = 1e9, multiple_of = 0.000001)]
             numerical_answer: Option<Decimal>,
             /// NUMERICAL only; default 0.
-            #[schema(minimum = 0, maximum = 1e15, multiple_of = 0.000001)]
+            #[schema(minimum = 0, maximum = 1e9, multiple_of = 0.000001)]
             tolerance: Option<Decimal>,
         }
 

@@ -476,16 +476,25 @@ async fn sweep_pass(
     let overdue = store::overdue(&mut conn, now, 500).await?;
     let unscored = store::unscored(&mut conn, now - SCORE_SWEEP_AFTER_MS, 500).await?;
     drop(conn);
+    // One attempt that fails (bad data, a value its column cannot hold) is logged and skipped:
+    // returning early would fail every later pass on the same attempt and starve the others.
+    // Only a closed pool (shutdown) ends the pass.
     let mut submitted = 0;
     for id in overdue {
-        if auto_submit(db, cache, jobs, id).await? {
-            submitted += 1;
+        match auto_submit(db, cache, jobs, id).await {
+            Ok(true) => submitted += 1,
+            Ok(false) => {}
+            Err(e @ ExamError::Db(sqlx::Error::PoolClosed)) => return Err(e),
+            Err(e) => tracing::error!(attempt = %id, "auto-submit failed: {e}"),
         }
     }
     let mut scored = 0;
     for id in unscored {
-        if crate::service::scoring::score_attempt(db, cache, id).await? {
-            scored += 1;
+        match crate::service::scoring::score_attempt(db, cache, id).await {
+            Ok(true) => scored += 1,
+            Ok(false) => {}
+            Err(e @ ExamError::Db(sqlx::Error::PoolClosed)) => return Err(e),
+            Err(e) => tracing::error!(attempt = %id, "scoring failed: {e}"),
         }
     }
     Ok((submitted, scored))

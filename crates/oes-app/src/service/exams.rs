@@ -108,8 +108,8 @@ fn apply_input(input: ExamInput, current: Option<&ExamRow>) -> Result<ExamRow, E
         .grace_seconds
         .or(current.map(|c| c.grace_seconds))
         .unwrap_or(0);
-    if !(0..=3600).contains(&grace) {
-        errors.push("graceSeconds must be between 0 and 3600".to_owned());
+    if let Err(e) = crate::domain::exams::check_grace(grace) {
+        errors.push(e);
     }
     if let (Some(s), Some(e), Some(d)) = (start, end, duration)
         && let Err(mut more) = Schedule::new(s, e, d)
@@ -236,13 +236,10 @@ pub async fn set_questions(
     let mut invalid = Vec::new();
     for a in &add {
         if let Some(m) = a.marks
-            && (m <= Decimal::ZERO
-                || m.normalize().scale() > crate::domain::questions::DECIMAL_PLACES)
+            && let Err(e) =
+                crate::domain::questions::check_marks(&format!("marks for {}", a.question_id), m)
         {
-            return Err(ExamError::Invalid(vec![format!(
-                "marks for {} must be positive, with at most 6 decimal places",
-                a.question_id
-            )]));
+            return Err(ExamError::Invalid(vec![e]));
         }
         if !present.insert(a.question_id) {
             return Err(ExamError::Conflict(

@@ -10,7 +10,7 @@ use crate::cache_entries as entry;
 use crate::db::{Db, now_ms};
 use crate::domain::attempts::AttemptStatus;
 use crate::domain::ids::{AttemptId, QuestionId};
-use crate::domain::scoring::{score_question, total};
+use crate::domain::scoring::{ScoreOverflow, score_question, total};
 use crate::service::exams::{ExamError, forget_user_exams, slot_views};
 use crate::store::attempts::{self as store, Client, EventKind};
 
@@ -31,14 +31,16 @@ pub async fn score_attempt(db: &Db, cache: &Cache, id: AttemptId) -> Result<bool
         .map(|a| (a.question_id, a.answer))
         .collect();
     drop(conn);
+    let unscorable = |e: ScoreOverflow| ExamError::Internal(format!("attempt {id}: {e}"));
     let marks: Vec<(QuestionId, Decimal)> = slots
         .iter()
         .map(|v| {
-            let m = score_question(&v.question, v.slot.marks, answers.get(&v.question.id));
-            (v.question.id, m.round_dp(6))
+            let m = score_question(&v.question, v.slot.marks, answers.get(&v.question.id))?;
+            Ok((v.question.id, m.round_dp(6)))
         })
-        .collect();
-    let score = total(marks.iter().map(|(_, m)| *m));
+        .collect::<Result<_, ScoreOverflow>>()
+        .map_err(unscorable)?;
+    let score = total(marks.iter().map(|(_, m)| *m)).map_err(unscorable)?;
     let now = now_ms();
     let mut tx = db.begin().await?;
     for (question, m) in &marks {

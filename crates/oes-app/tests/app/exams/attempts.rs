@@ -483,3 +483,43 @@ async fn an_administrator_cannot_take_an_exam_nor_appear_on_the_leaderboard() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_numerical_answer_beyond_the_allowed_range_is_400_not_a_database_error() {
+    on_each_backend(&[], |app: TestApp| async move {
+        let n = app.numerical("3.14", "0.01", "1", "0").await;
+        let exam = app.live_exam(&[&n], 3600, 30).await;
+        let (_, student) = app.student("Ravi").await;
+        let start = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/start"),
+                json!({}),
+                &student,
+            )
+            .await;
+        assert_eq!(start.status, 201, "{start:?}");
+        for value in [json!(1e13), json!(-1e13)] {
+            let save = app
+                .post(
+                    &format!("/api/exam-attempt/{exam}/save"),
+                    json!({ "questionId": n["id"], "numericalAnswer": value }),
+                    &student,
+                )
+                .await;
+            assert_eq!(save.status, 400, "{value} -> {save:?}");
+            assert_eq!(save.code(), "validation_failed");
+            let message = save.body["message"].as_str().unwrap_or_default();
+            assert!(message.contains("1000000000"), "{message}");
+        }
+        let within = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/save"),
+                json!({ "questionId": n["id"], "numericalAnswer": 1e9 }),
+                &student,
+            )
+            .await;
+        assert_eq!(within.status, 200, "{within:?}");
+        app
+    })
+    .await;
+}

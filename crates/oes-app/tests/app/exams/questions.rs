@@ -155,3 +155,68 @@ async fn a_question_in_a_published_exam_cannot_be_changed_or_deleted() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn numbers_beyond_the_allowed_ranges_are_400_naming_the_range() {
+    on_each_backend(&[], |app: TestApp| async move {
+        let choice = json!({ "statement": "x", "questionType": "SINGLE_CORRECT", "domain": "d",
+                             "options": [{ "text": "a", "isCorrect": true }, { "text": "b" }] });
+        let numerical =
+            json!({ "statement": "x", "questionType": "NUMERICAL", "domain": "d", "numericalAnswer": 1 });
+        // 1e12 no longer fits PostgreSQL's NUMERIC(18,6); 7.9e28 is near Decimal's own limit,
+        // where summing two of them used to panic the scoring sweep.
+        let cases = [
+            (&choice, "marks", json!(1e12), "10000"),
+            (&choice, "marks", json!(7.9e28), "10000"),
+            (&choice, "negativeMarks", json!(1e12), "10000"),
+            (&choice, "negativeMarks", json!(-1), "10000"),
+            (&numerical, "numericalAnswer", json!(1e13), "1000000000"),
+            (&numerical, "numericalAnswer", json!(-1e13), "1000000000"),
+            (&numerical, "tolerance", json!(1e13), "1000000000"),
+        ];
+        for (template, field, value, bound) in cases {
+            let mut body = template.clone();
+            body[field] = value;
+            let a = app.post("/api/question/create", body.clone(), &app.admin).await;
+            assert_eq!(a.status, 400, "{body} -> {a:?}");
+            assert_eq!(a.code(), "validation_failed", "{a:?}");
+            let message = a.body["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(field) && message.contains(bound),
+                "{body} -> {message}"
+            );
+        }
+
+        let q = app.single("1", "0").await;
+        let id = q["id"].as_str().expect("id").to_owned();
+        let update = app
+            .put(&format!("/api/question/{id}"), json!({ "marks": 1e12 }), &app.admin)
+            .await;
+        assert_eq!(update.status, 400, "{update:?}");
+        assert!(update.body["message"].as_str().unwrap_or_default().contains("10000"), "{update:?}");
+
+        let exam = app.exam(60, 7200, 30).await;
+        let slot = app
+            .post(
+                &format!("/api/exam/{exam}/questions"),
+                json!({ "addQuestionIds": [{ "questionId": id, "marks": 1e12 }] }),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(slot.status, 400, "{slot:?}");
+        assert!(slot.body["message"].as_str().unwrap_or_default().contains("10000"), "{slot:?}");
+
+        let at_the_bound = app
+            .post(
+                "/api/question/create",
+                json!({ "statement": "y", "questionType": "NUMERICAL", "domain": "d",
+                        "marks": 10000, "negativeMarks": 10000,
+                        "numericalAnswer": -1e9, "tolerance": 1e9 }),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(at_the_bound.status, 201, "{at_the_bound:?}");
+        app
+    })
+    .await;
+}

@@ -277,3 +277,56 @@ async fn results_analysis_and_the_leaderboard_stay_closed_until_the_grace_period
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_sweep_skips_an_attempt_it_cannot_score_and_scores_the_others() {
+    on_each_backend(&[], |app: TestApp| async move {
+        let s = app.single("1", "0").await;
+        let m = app.multiple("1", "0").await;
+        let bad_exam = app.live_exam(&[&s, &m], 3600, 30).await;
+        let good_exam = app.live_exam(&[&s], 3600, 30).await;
+        let (_, a) = app.student("Asha").await;
+        let (_, b) = app.student("Bala").await;
+        let bad = sit(&app, &bad_exam, &a, &[pick(&s, &[0]), pick(&m, &[0, 1])]).await;
+        let good = sit(&app, &good_exam, &b, &[pick(&s, &[0])]).await;
+        let scored = "SELECT COUNT(*) FROM exam_attempts WHERE id = $1 AND scored_at IS NOT NULL";
+        for attempt in [&bad, &good] {
+            let give_up = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while app.scalar_i64(scored, attempt).await == 0 && std::time::Instant::now() < give_up {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert_eq!(app.scalar_i64(scored, attempt).await, 1, "the job scored {attempt}");
+        }
+
+        // Slot marks from before the API bounded them: each fits the column, their total does
+        // not. Both scores are lost, the unscorable attempt first in the sweep's order.
+        let db = app.server.state().db.pool();
+        sqlx::query("UPDATE exam_questions SET marks = CAST($1 AS NUMERIC) WHERE exam_id = $2")
+            .bind("999999999999")
+            .bind(&bad_exam)
+            .execute(db)
+            .await
+            .expect("marks from before the bounds");
+        for (attempt, back_ms) in [(&bad, 120_000_i64), (&good, 60_000)] {
+            sqlx::query("UPDATE exam_attempts SET score = NULL, scored_at = NULL, submitted_at = submitted_at - $1 WHERE id = $2")
+                .bind(back_ms)
+                .bind(attempt)
+                .execute(db)
+                .await
+                .expect("forget the score");
+        }
+
+        let state = app.server.state();
+        let swept = oes_app::service::attempts::sweep_once(&state.db, &state.cache, &state.jobs).await;
+        // The background sweep may hold the pass (PostgreSQL's advisory lock); either way the
+        // good attempt is scored within a few passes.
+        let give_up = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while app.scalar_i64(scored, &good).await == 0 && std::time::Instant::now() < give_up {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(app.scalar_i64(scored, &good).await, 1, "the good attempt was not scored; sweep_once: {swept:?}");
+        assert_eq!(app.scalar_i64(scored, &bad).await, 0, "an overflowing score was recorded");
+        app
+    })
+    .await;
+}
