@@ -56,24 +56,30 @@ impl RateLimiter {
         }
     }
 
-    /// Refuses when `key` already holds `max` hits, without counting (login checks the failure
-    /// count before trying the password).
-    pub async fn check(&self, key: &str, max: u64) -> Result<(), Limited> {
-        if let Some(result) = self.redis_peek(key).await {
-            return match result {
-                (count, ttl) if count >= max => Err(Limited { retry_after: ttl }),
-                _ => Ok(()),
-            };
+    /// Takes back one hit on `key` (an attempt counted up front that was never evaluated). A
+    /// window that has ended meanwhile is left alone rather than started below zero.
+    pub async fn undo(&self, key: &str) {
+        if let Some(mut conn) = self.redis.connection().await {
+            let full = format!("{}{key}", self.prefix);
+            // One script, so an expiry between a check and the DECR cannot leave a key without TTL.
+            let script = "if redis.call('GET', KEYS[1]) then return redis.call('DECR', KEYS[1]) end return 0";
+            let undone = tokio::time::timeout(
+                REDIS_TIMEOUT,
+                redis::cmd("EVAL")
+                    .arg(script)
+                    .arg(1)
+                    .arg(&full)
+                    .query_async::<i64>(&mut conn),
+            )
+            .await;
+            if matches!(undone, Ok(Ok(_))) {
+                return;
+            }
         }
-        let now = Instant::now();
-        let table = self.local.lock().map_err(|_| Limited {
-            retry_after: Duration::from_secs(1),
-        })?;
-        match table.get(key) {
-            Some((count, until)) if *until > now && *count >= max => Err(Limited {
-                retry_after: *until - now,
-            }),
-            _ => Ok(()),
+        if let Ok(mut table) = self.local.lock()
+            && let Some(entry) = table.get_mut(key)
+        {
+            entry.0 = entry.0.saturating_sub(1);
         }
     }
 
@@ -139,28 +145,6 @@ impl RateLimiter {
         }
     }
 
-    async fn redis_peek(&self, key: &str) -> Option<(u64, Duration)> {
-        let mut conn = self.redis.connection().await?;
-        let full = format!("{}{key}", self.prefix);
-        let query = async {
-            let (count, ttl): (Option<u64>, i64) = redis::pipe()
-                .cmd("GET")
-                .arg(&full)
-                .cmd("PTTL")
-                .arg(&full)
-                .query_async(&mut conn)
-                .await?;
-            Ok::<_, redis::RedisError>((
-                count.unwrap_or(0),
-                Duration::from_millis(ttl.max(0).unsigned_abs()),
-            ))
-        };
-        match tokio::time::timeout(REDIS_TIMEOUT, query).await {
-            Ok(Ok(result)) => Some(result),
-            _ => None,
-        }
-    }
-
     fn local_incr(&self, key: &str, window: Duration) -> (u64, Duration) {
         let now = Instant::now();
         let Ok(mut table) = self.local.lock() else {
@@ -175,5 +159,34 @@ impl RateLimiter {
         }
         entry.0 += 1;
         (entry.0, entry.1 - now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_undone_hit_gives_its_place_back_in_redis_and_in_process() {
+        let url = std::env::var("OES_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let redis = RedisLink::connect(&url).await.expect("the test Redis");
+        let prefix = format!("oes-test-rl-{}:", uuid::Uuid::new_v4().simple());
+        for link in [RedisLink::disabled(), redis.clone()] {
+            let limiter = RateLimiter::new(link, prefix.clone());
+            let window = Duration::from_secs(30);
+            limiter.hit("k", 2, window).await.expect("first");
+            limiter.hit("k", 2, window).await.expect("second");
+            limiter.undo("k").await;
+            limiter.hit("k", 2, window).await.expect("the undone place");
+            assert!(limiter.hit("k", 2, window).await.is_err(), "then full");
+            limiter.reset("k").await;
+            // Undoing where no window runs starts none below zero.
+            limiter.undo("k").await;
+            limiter.hit("k", 1, window).await.expect("a fresh window");
+            assert!(limiter.hit("k", 1, window).await.is_err());
+            limiter.reset("k").await;
+        }
+        redis.close().await;
     }
 }
