@@ -47,7 +47,12 @@ pub async fn signup(
     check_new_password(input.password, "password")?;
     limit(state, Action::Signup, client, Some(email.as_str())).await?;
     // Hashed whether or not the email is free, so timing does not tell either.
-    let hash = hash_password(input.password, state.config.accounts.hash).await?;
+    let hash = hash_password(
+        &state.password_hashing,
+        input.password,
+        state.config.accounts.hash,
+    )
+    .await?;
     let mut tx = state.begin().await?;
     let id = UserId::new();
     if users::insert(
@@ -144,13 +149,14 @@ async fn password_matches(
     let mut conn = state.db.pool().acquire().await?;
     let user = users::find_by_email(&mut conn, email).await?;
     drop(conn);
+    let gate = &state.password_hashing;
     match user {
-        Some(user) => Ok(verify_password(password, &user.password_hash)
+        Some(user) => Ok(verify_password(gate, password, &user.password_hash)
             .await?
             .then_some(user)),
         None => {
             // Hashing costs what verifying costs: an unknown email answers no faster.
-            hash_password(password, state.config.accounts.hash).await?;
+            hash_password(gate, password, state.config.accounts.hash).await?;
             Ok(None)
         }
     }
