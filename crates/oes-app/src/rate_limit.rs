@@ -1,13 +1,17 @@
 //! Fixed-window rate limits, shared by every server process through Redis (INCR, then PEXPIRE
-//! on the window's first hit), with an in-process table when Redis is absent or not answering.
+//! on the window's first hit), with an in-process table when Redis is absent or not answering;
+//! and [`BlockingGate`], the per-process bound on costly blocking work (password hashing).
 //!
 //! Falling back to per-process counting when Redis fails keeps the limits in force (each process
 //! counts alone, so a client gets at most N times the limit across N processes) instead of
 //! either refusing every request or dropping the protection.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use crate::redis_link::RedisLink;
 
@@ -56,24 +60,30 @@ impl RateLimiter {
         }
     }
 
-    /// Refuses when `key` already holds `max` hits, without counting (login checks the failure
-    /// count before trying the password).
-    pub async fn check(&self, key: &str, max: u64) -> Result<(), Limited> {
-        if let Some(result) = self.redis_peek(key).await {
-            return match result {
-                (count, ttl) if count >= max => Err(Limited { retry_after: ttl }),
-                _ => Ok(()),
-            };
+    /// Takes back one hit on `key` (an attempt counted up front that was never evaluated). A
+    /// window that has ended meanwhile is left alone rather than started below zero.
+    pub async fn undo(&self, key: &str) {
+        if let Some(mut conn) = self.redis.connection().await {
+            let full = format!("{}{key}", self.prefix);
+            // One script, so an expiry between a check and the DECR cannot leave a key without TTL.
+            let script = "if redis.call('GET', KEYS[1]) then return redis.call('DECR', KEYS[1]) end return 0";
+            let undone = tokio::time::timeout(
+                REDIS_TIMEOUT,
+                redis::cmd("EVAL")
+                    .arg(script)
+                    .arg(1)
+                    .arg(&full)
+                    .query_async::<i64>(&mut conn),
+            )
+            .await;
+            if matches!(undone, Ok(Ok(_))) {
+                return;
+            }
         }
-        let now = Instant::now();
-        let table = self.local.lock().map_err(|_| Limited {
-            retry_after: Duration::from_secs(1),
-        })?;
-        match table.get(key) {
-            Some((count, until)) if *until > now && *count >= max => Err(Limited {
-                retry_after: *until - now,
-            }),
-            _ => Ok(()),
+        if let Ok(mut table) = self.local.lock()
+            && let Some(entry) = table.get_mut(key)
+        {
+            entry.0 = entry.0.saturating_sub(1);
         }
     }
 
@@ -139,28 +149,6 @@ impl RateLimiter {
         }
     }
 
-    async fn redis_peek(&self, key: &str) -> Option<(u64, Duration)> {
-        let mut conn = self.redis.connection().await?;
-        let full = format!("{}{key}", self.prefix);
-        let query = async {
-            let (count, ttl): (Option<u64>, i64) = redis::pipe()
-                .cmd("GET")
-                .arg(&full)
-                .cmd("PTTL")
-                .arg(&full)
-                .query_async(&mut conn)
-                .await?;
-            Ok::<_, redis::RedisError>((
-                count.unwrap_or(0),
-                Duration::from_millis(ttl.max(0).unsigned_abs()),
-            ))
-        };
-        match tokio::time::timeout(REDIS_TIMEOUT, query).await {
-            Ok(Ok(result)) => Some(result),
-            _ => None,
-        }
-    }
-
     fn local_incr(&self, key: &str, window: Duration) -> (u64, Duration) {
         let now = Instant::now();
         let Ok(mut table) = self.local.lock() else {
@@ -175,5 +163,163 @@ impl RateLimiter {
         }
         entry.0 += 1;
         (entry.0, entry.1 - now)
+    }
+}
+
+/// A refusal of [`BlockingGate`]: every slot is running and the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy {
+    pub retry_after: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("busy")]
+    Busy(Busy),
+    /// The work panicked, or the runtime is shutting down.
+    #[error("blocking task failed: {0}")]
+    Failed(String),
+}
+
+/// Runs costly blocking work (argon2 takes tens of milliseconds and MiBs of memory each) on the
+/// blocking pool at most `permits` at a time, with at most `queue` callers waiting; callers past
+/// that are refused at once, so a flood costs a bounded amount of memory and each waiter a
+/// bounded delay instead of growing both without end. One per app instance.
+#[derive(Clone)]
+pub struct BlockingGate {
+    permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
+    retry_after: Duration,
+}
+
+/// Gives a queue place back however the wait ends, also when the caller's future is dropped.
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl BlockingGate {
+    /// `permits` is kept within 1 and what a semaphore can count (it panics past that).
+    /// `retry_after` is what a refused caller is told.
+    pub fn new(permits: usize, queue: usize, retry_after: Duration) -> Self {
+        BlockingGate {
+            permits: Arc::new(Semaphore::new(permits.clamp(1, Semaphore::MAX_PERMITS))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            queue,
+            retry_after,
+        }
+    }
+
+    /// Runs `work` once a permit is free, or refuses with [`GateError::Busy`] when the queue is
+    /// full. The permit moves into the blocking task: it is held until the work ends even when
+    /// the caller stops waiting (a client that hangs up does not free a slot its work still uses).
+    pub async fn run<T, F>(&self, work: F) -> Result<T, GateError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                let queued = self
+                    .waiting
+                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                        (n < self.queue).then_some(n + 1)
+                    });
+                if queued.is_err() {
+                    return Err(GateError::Busy(Busy {
+                        retry_after: self.retry_after,
+                    }));
+                }
+                let _place = QueuePlace(&self.waiting);
+                Arc::clone(&self.permits)
+                    .acquire_owned()
+                    .await
+                    .map_err(|e| GateError::Failed(e.to_string()))?
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| GateError::Failed(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_undone_hit_gives_its_place_back_in_redis_and_in_process() {
+        let url = std::env::var("OES_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let redis = RedisLink::connect(&url).await.expect("the test Redis");
+        let prefix = format!("oes-test-rl-{}:", uuid::Uuid::new_v4().simple());
+        for link in [RedisLink::disabled(), redis.clone()] {
+            let limiter = RateLimiter::new(link, prefix.clone());
+            let window = Duration::from_secs(30);
+            limiter.hit("k", 2, window).await.expect("first");
+            limiter.hit("k", 2, window).await.expect("second");
+            limiter.undo("k").await;
+            limiter.hit("k", 2, window).await.expect("the undone place");
+            assert!(limiter.hit("k", 2, window).await.is_err(), "then full");
+            limiter.reset("k").await;
+            // Undoing where no window runs starts none below zero.
+            limiter.undo("k").await;
+            limiter.hit("k", 1, window).await.expect("a fresh window");
+            assert!(limiter.hit("k", 1, window).await.is_err());
+            limiter.reset("k").await;
+        }
+        redis.close().await;
+    }
+
+    #[tokio::test]
+    async fn the_gate_refuses_past_its_queue_and_frees_places_of_callers_that_gave_up() {
+        let gate = BlockingGate::new(1, 1, Duration::from_secs(1));
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, is_running) = tokio::sync::oneshot::channel();
+        let running = tokio::spawn({
+            let gate = gate.clone();
+            async move {
+                gate.run(move || {
+                    let _ = started.send(());
+                    let _ = held.recv();
+                })
+                .await
+            }
+        });
+        is_running.await.expect("the first work runs");
+
+        // One caller may wait; the next is refused at once.
+        let waiter = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.run(|| 2).await }
+        });
+        while gate.waiting.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        match gate.run(|| 3).await {
+            Err(GateError::Busy(busy)) => assert_eq!(busy.retry_after, Duration::from_secs(1)),
+            other => panic!("expected Busy, got {other:?}"),
+        }
+
+        // A waiter that gives up hands its place back.
+        waiter.abort();
+        let _ = waiter.await;
+        assert_eq!(gate.waiting.load(Ordering::Acquire), 0);
+        let queued = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.run(|| 4).await }
+        });
+        release.send(()).expect("release the first work");
+        assert!(running.await.expect("joins").is_ok());
+        assert_eq!(queued.await.expect("joins").expect("runs"), 4);
+        assert_eq!(gate.run(|| 5).await.expect("a free permit"), 5);
     }
 }

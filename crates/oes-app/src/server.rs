@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::db::{Backend, Db, DbError};
 use crate::email::{EmailPolicy, Emails};
 use crate::queue::JobRuntime;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{BlockingGate, RateLimiter};
 use crate::redis_link::RedisLink;
 use crate::state::AppState;
 use crate::telemetry::{TraceExport, TraceExportError};
@@ -152,6 +152,12 @@ impl Services {
             redis.clone(),
             format!("{}rl:", config.redis.cache_namespace),
         );
+        let password_hashing = BlockingGate::new(
+            config.accounts.hash_concurrency,
+            config.accounts.hash_queue,
+            // Queue places free up as each hash ends, many times a second, so a short wait suffices.
+            std::time::Duration::from_secs(1),
+        );
         let state = AppState {
             config,
             db,
@@ -160,6 +166,7 @@ impl Services {
             jobs,
             emails,
             rate_limiter,
+            password_hashing,
             exam_stats: Default::default(),
         };
 

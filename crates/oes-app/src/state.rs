@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::email::Emails;
 use crate::queue::JobRuntime;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::{BlockingGate, RateLimiter};
 use crate::redis_link::RedisLink;
 use crate::unit_of_work::UnitOfWork;
 
@@ -21,6 +21,8 @@ pub struct AppState {
     pub jobs: JobRuntime,
     pub emails: Emails,
     pub rate_limiter: RateLimiter,
+    /// Bounds password hashing (PASSWORD_HASH_CONCURRENCY running, PASSWORD_HASH_QUEUE waiting).
+    pub password_hashing: BlockingGate,
     pub exam_stats: Arc<ExamStats>,
 }
 

@@ -13,6 +13,10 @@ use crate::domain::accounts::{RESET_CODE_MINUTES, VERIFY_LINK_HOURS};
 #[derive(Debug, Clone)]
 pub struct AccountsConfig {
     pub hash: HashCost,
+    /// Password hashes computed at once (each holds `hash.memory_kib` of memory while it runs).
+    pub hash_concurrency: usize,
+    /// Password hashes that may wait for a free slot; past that the request answers 503.
+    pub hash_queue: usize,
     pub session_ttl: Duration,
     /// Origins allowed to make cookie-authenticated writes: APP_BASE_URL's plus ALLOWED_ORIGINS.
     pub allowed_origins: Vec<String>,
@@ -46,8 +50,15 @@ impl Default for HashCost {
     }
 }
 
+/// Queue places per hashing slot by default. A waiter costs only its request's memory, not an
+/// argon2 block, and at the default cost (tens of milliseconds a hash) the last of 64 waits a few
+/// seconds: a room of students signing in at once is served, while a flood past it is refused
+/// at once instead of piling up.
+pub const HASH_QUEUE_PER_SLOT: usize = 64;
+
 impl AccountsConfig {
-    /// Reads PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS, SESSION_TTL_HOURS,
+    /// Reads PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS, PASSWORD_HASH_CONCURRENCY
+    /// (default: the number of cores), PASSWORD_HASH_QUEUE (default: 64 per slot), SESSION_TTL_HOURS,
     /// ALLOWED_ORIGINS (comma-separated origins), TRUST_PROXY_HEADERS, RATE_LIMIT_WINDOW_SECS,
     /// RATE_LIMIT_PER_IP and RATE_LIMIT_PER_ACCOUNT.
     pub fn from_lookup(
@@ -83,6 +94,14 @@ impl AccountsConfig {
             "PASSWORD_HASH_ITERATIONS",
             HashCost::default().iterations,
             1,
+        )?;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let hash_concurrency = num(get, "PASSWORD_HASH_CONCURRENCY", cores, 1)?;
+        let hash_queue = num(
+            get,
+            "PASSWORD_HASH_QUEUE",
+            hash_concurrency.saturating_mul(HASH_QUEUE_PER_SLOT),
+            0,
         )?;
         let session_hours: u64 = num(get, "SESSION_TTL_HOURS", 7 * 24, 1)?;
         let trust_proxy_headers = match get("TRUST_PROXY_HEADERS")
@@ -122,6 +141,8 @@ impl AccountsConfig {
                 memory_kib,
                 iterations,
             },
+            hash_concurrency,
+            hash_queue,
             session_ttl: Duration::from_secs(session_hours * 3600),
             allowed_origins,
             trust_proxy_headers,
@@ -173,18 +194,29 @@ mod tests {
     fn cost_and_limits_are_configurable_and_checked() {
         let c = config(&[]).expect("defaults");
         assert_eq!(c.hash, HashCost::default());
+        assert!(c.hash_concurrency >= 1);
+        assert_eq!(c.hash_queue, c.hash_concurrency * HASH_QUEUE_PER_SLOT);
         assert!(!c.trust_proxy_headers);
         assert!(!c.secure_cookie);
         let c = config(&[
             ("PASSWORD_HASH_MEMORY_KIB", "64"),
             ("RATE_LIMIT_PER_IP", "2"),
+            ("PASSWORD_HASH_CONCURRENCY", "3"),
         ])
         .expect("valid");
         assert_eq!(c.hash.memory_kib, 64);
         assert_eq!(c.rate_limit_per_ip, 2);
+        assert_eq!(
+            (c.hash_concurrency, c.hash_queue),
+            (3, 3 * HASH_QUEUE_PER_SLOT)
+        );
+        let c = config(&[("PASSWORD_HASH_QUEUE", "0")]).expect("no queue is valid");
+        assert_eq!(c.hash_queue, 0);
         for (var, value) in [
             ("PASSWORD_HASH_MEMORY_KIB", "4"),
             ("RATE_LIMIT_PER_ACCOUNT", "0"),
+            ("PASSWORD_HASH_CONCURRENCY", "0"),
+            ("PASSWORD_HASH_QUEUE", "-1"),
             ("TRUST_PROXY_HEADERS", "maybe"),
         ] {
             assert_eq!(config(&[(var, value)]).expect_err(var).var, var);

@@ -66,6 +66,7 @@ pub(crate) struct SignupBody {
         (status = 201, description = "Signup received; a verification link is on its way", body = MessageBody),
         (status = 400, description = "Invalid name, email, or a password outside the policy; or malformed JSON", body = ErrorBody),
         (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Busy: every password-hashing slot and its queue are taken; see Retry-After", body = ErrorBody),
         JsonBodyErrors,
     ))]
 pub(crate) async fn signup(
@@ -127,6 +128,7 @@ pub(crate) struct LoginUser {
         (status = 401, description = "Invalid email or password (one answer for both)", body = ErrorBody),
         (status = 403, description = "Email not verified", body = ErrorBody),
         (status = 429, description = "Rate limited or account locked after failures; see Retry-After", body = ErrorBody),
+        (status = 503, description = "Busy: every password-hashing slot and its queue are taken; see Retry-After", body = ErrorBody),
         JsonBodyErrors,
     ))]
 pub(crate) async fn login(
@@ -270,6 +272,7 @@ pub(crate) struct ResetBody {
         (status = 200, description = "Password reset", body = MessageBody),
         (status = 400, description = "Invalid input, malformed JSON, or an invalid, expired, used or exhausted code", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "Busy: every password-hashing slot and its queue are taken; see Retry-After", body = ErrorBody),
         JsonBodyErrors,
     ))]
 pub(crate) async fn reset_password(
@@ -324,6 +327,7 @@ pub(crate) struct ChangePasswordBody {
         (status = 400, description = "Policy, wrong current password, same password, or malformed JSON", body = ErrorBody),
         (status = 403, description = "Email not verified, or a cookie from a foreign origin", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "Busy: every password-hashing slot and its queue are taken; see Retry-After", body = ErrorBody),
         Unauthenticated, JsonBodyErrors,
     ))]
 pub(crate) async fn change_password(

@@ -30,7 +30,7 @@ pub struct ErrorBody {
     /// Stable, for programs: `validation_failed`, `invalid_value`, `invalid_body`,
     /// `malformed_json`, `invalid_credentials`, `unauthorized`, `email_not_verified`,
     /// `forbidden`, `csrf_rejected`, `invalid_token`, `rate_limited`, `email_taken`,
-    /// `enrollment_taken`, `not_found`, …
+    /// `enrollment_taken`, `not_found`, `busy`, …
     #[schema(value_type = String, min_length = 1)]
     pub code: &'static str,
     pub message: String,
@@ -162,6 +162,15 @@ impl From<AccountError> for ApiError {
                     "too many requests; try again later",
                 );
                 error.retry_after = Some(limited.retry_after_secs());
+                error
+            }
+            AccountError::Busy(busy) => {
+                let mut error = ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the server is busy checking passwords; try again shortly",
+                );
+                error.retry_after = Some(busy.retry_after.as_secs().max(1));
                 error
             }
             e @ (AccountError::Db(_)

@@ -164,6 +164,7 @@ pub(crate) struct EmailChangeBody {
         (status = 400, description = "Invalid address, wrong password, or malformed JSON", body = ErrorBody),
         (status = 403, description = "Email not verified, or a cookie from a foreign origin", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
+        (status = 503, description = "Busy: every password-hashing slot and its queue are taken; see Retry-After", body = ErrorBody),
         Unauthenticated, JsonBodyErrors,
     ))]
 pub(crate) async fn request_email_change(

@@ -1,7 +1,9 @@
 //! Accounts: sign-up, sessions, verification, password reset and change, profile, email change.
 //!
 //! Secrets are handled in three forms:
-//! - passwords: argon2id (cost from [`AccountsConfig`]), hashed and verified on the blocking pool;
+//! - passwords: argon2id (cost from [`AccountsConfig`]), hashed and verified on the blocking pool
+//!   through the app's [`BlockingGate`], so a flood of logins is answered `Busy` instead of
+//!   holding an argon2 block of memory per request;
 //! - session tokens, verification links, reset codes, email-change links: drawn from the OS
 //!   CSPRNG, given to the user once, and stored only as HMAC-SHA256(APP_SECRET, token);
 //! - reset codes are short, so they also carry a counter of wrong tries and are compared in
@@ -35,7 +37,7 @@ use crate::domain::accounts::{
 };
 use crate::domain::ids::{SessionId, UserId};
 use crate::email::{EmailError, EmailMessage};
-use crate::rate_limit::Limited;
+use crate::rate_limit::{BlockingGate, Busy, GateError, Limited};
 use crate::state::AppState;
 use crate::store::tokens::{self, Purpose};
 use crate::store::{profiles, sessions, users};
@@ -71,6 +73,9 @@ pub enum AccountError {
     EnrollmentTaken,
     #[error("too many requests")]
     RateLimited(Limited),
+    /// Every password-hashing slot is busy and the queue behind them is full.
+    #[error("busy; try again shortly")]
+    Busy(Busy),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("email: {0}")]
@@ -106,32 +111,49 @@ fn argon2(cost: HashCost) -> Result<Argon2<'static>, AccountError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-/// Hashes a password on the blocking pool: argon2 is deliberately slow and would stall the
-/// async workers.
-pub async fn hash_password(password: &str, cost: HashCost) -> Result<String, AccountError> {
-    let password = password.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let hasher = argon2(cost)?;
-        hasher
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| AccountError::Hash(e.to_string()))
-    })
-    .await
-    .map_err(|e| AccountError::Hash(e.to_string()))?
+fn hash_now(password: &str, cost: HashCost) -> Result<String, AccountError> {
+    argon2(cost)?
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AccountError::Hash(e.to_string()))
 }
 
-/// Verifies a password against a stored PHC string (whose own parameters are used). An
-/// unreadable hash counts as a mismatch.
-pub async fn verify_password(password: &str, hash: &str) -> Result<bool, AccountError> {
+/// An unreadable hash counts as a mismatch.
+fn verify_now(password: &str, hash: &str) -> Result<bool, AccountError> {
+    let hasher = argon2(HashCost::default())?;
+    Ok(PasswordVerifier::<str>::verify_password(&hasher, password.as_bytes(), hash).is_ok())
+}
+
+impl From<GateError> for AccountError {
+    fn from(e: GateError) -> Self {
+        match e {
+            GateError::Busy(busy) => AccountError::Busy(busy),
+            GateError::Failed(cause) => AccountError::Hash(cause),
+        }
+    }
+}
+
+/// Hashes a password on the blocking pool (argon2 is deliberately slow and would stall the
+/// async workers), waiting for a slot of `gate`.
+pub async fn hash_password(
+    gate: &BlockingGate,
+    password: &str,
+    cost: HashCost,
+) -> Result<String, AccountError> {
+    let password = password.to_owned();
+    gate.run(move || hash_now(&password, cost)).await?
+}
+
+/// Verifies a password against a stored PHC string (whose own parameters are used), waiting
+/// for a slot of `gate`. An unreadable hash counts as a mismatch.
+pub async fn verify_password(
+    gate: &BlockingGate,
+    password: &str,
+    hash: &str,
+) -> Result<bool, AccountError> {
     let password = password.to_owned();
     let hash = hash.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let hasher = argon2(HashCost::default())?;
-        Ok(PasswordVerifier::<str>::verify_password(&hasher, password.as_bytes(), &hash).is_ok())
-    })
-    .await
-    .map_err(|e| AccountError::Hash(e.to_string()))?
+    gate.run(move || verify_now(&password, &hash)).await?
 }
 
 /// A fresh secret token: 32 bytes of OS randomness, hex-encoded (URL- and cookie-safe).
@@ -163,7 +185,8 @@ fn to_hex(bytes: &[u8]) -> String {
 }
 
 /// Creates an account directly (the `oes admin create` command, seeds and tests): the only way
-/// to make an admin. Hashes with the default (production) cost.
+/// to make an admin. Hashes with the default (production) cost, outside any request's gate:
+/// its callers are operators, and the seeder bounds its own concurrency.
 pub async fn create_user(
     db: &Db,
     email: &str,
@@ -175,7 +198,10 @@ pub async fn create_user(
     let email = Email::parse(email)?;
     let full_name = check_full_name(full_name)?;
     check_new_password(password, "password")?;
-    let hash = hash_password(password, HashCost::default()).await?;
+    let owned = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || hash_now(&owned, HashCost::default()))
+        .await
+        .map_err(|e| AccountError::Hash(e.to_string()))??;
     let id = UserId::new();
     let mut conn = db.pool().acquire().await?;
     if !users::insert(
@@ -394,22 +420,20 @@ mod tests {
             memory_kib: 64,
             iterations: 1,
         };
-        let hash = hash_password("letters4ever", cost).await.expect("hash");
+        let gate = BlockingGate::new(1, 0, Duration::from_secs(1));
+        let hash = hash_password(&gate, "letters4ever", cost)
+            .await
+            .expect("hash");
         assert!(hash.starts_with("$argon2id$"));
-        assert!(
-            verify_password("letters4ever", &hash)
+        for (password, stored, matches) in [
+            ("letters4ever", hash.as_str(), true),
+            ("letters5ever", hash.as_str(), false),
+            ("letters4ever", "garbage", false),
+        ] {
+            let verified = verify_password(&gate, password, stored)
                 .await
-                .expect("verify")
-        );
-        assert!(
-            !verify_password("letters5ever", &hash)
-                .await
-                .expect("verify")
-        );
-        assert!(
-            !verify_password("letters4ever", "garbage")
-                .await
-                .expect("verify")
-        );
+                .expect("verify");
+            assert_eq!(verified, matches, "{password} against {stored}");
+        }
     }
 }

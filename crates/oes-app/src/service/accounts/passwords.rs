@@ -70,7 +70,12 @@ pub async fn reset_password(
     if !tokens::mark_used(&mut tx, &row.id).await? {
         return Err(AccountError::BadToken);
     }
-    let hash = hash_password(input.new_password, state.config.accounts.hash).await?;
+    let hash = hash_password(
+        &state.password_hashing,
+        input.new_password,
+        state.config.accounts.hash,
+    )
+    .await?;
     users::set_password(&mut tx, user.id, &hash).await?;
     sessions::revoke_all_for_user(&mut tx, user.id, None).await?;
     let notice = password_changed_notice(client, &user.full_name);
@@ -115,10 +120,10 @@ pub async fn change_password(
     let user = users::find_by_id(&state.db, user_id)
         .await?
         .ok_or(AccountError::UserNotFound)?;
-    if !verify_password(current, &user.password_hash).await? {
+    if !verify_password(&state.password_hashing, current, &user.password_hash).await? {
         return Err(AccountError::WrongPassword);
     }
-    let hash = hash_password(new, state.config.accounts.hash).await?;
+    let hash = hash_password(&state.password_hashing, new, state.config.accounts.hash).await?;
     let mut tx = state.begin().await?;
     users::set_password(&mut tx, user_id, &hash).await?;
     sessions::revoke_all_for_user(&mut tx, user_id, Some(session_id)).await?;

@@ -133,7 +133,7 @@ pub async fn request_email_change(
     let user = users::find_by_id(&state.db, user_id)
         .await?
         .ok_or(AccountError::UserNotFound)?;
-    if !verify_password(password, &user.password_hash).await? {
+    if !verify_password(&state.password_hashing, password, &user.password_hash).await? {
         return Err(AccountError::WrongPassword);
     }
     if new_email.as_str() == user.email.to_lowercase() {

@@ -47,7 +47,12 @@ pub async fn signup(
     check_new_password(input.password, "password")?;
     limit(state, Action::Signup, client, Some(email.as_str())).await?;
     // Hashed whether or not the email is free, so timing does not tell either.
-    let hash = hash_password(input.password, state.config.accounts.hash).await?;
+    let hash = hash_password(
+        &state.password_hashing,
+        input.password,
+        state.config.accounts.hash,
+    )
+    .await?;
     let mut tx = state.begin().await?;
     let id = UserId::new();
     if users::insert(
@@ -95,36 +100,26 @@ pub async fn login(
     let email = Email::parse(email).map_err(|_| AccountError::BadCredentials)?;
     let failures_key = format!("login-fail:{email}");
     limit(state, Action::Login, client, None).await?;
-    // Brute-force lockout: too many failures on this account refuse even the right password
-    // until the window ends.
+    // Brute-force lockout. The attempt takes its place in the window before the password is
+    // tried, so concurrent guesses cannot all pass a check made before any of them failed: no
+    // more than the limit are evaluated per window, and past it even the right password is
+    // refused until the window ends.
     state
         .rate_limiter
-        .check(&failures_key, cfg.rate_limit_per_account)
+        .hit(
+            &failures_key,
+            cfg.rate_limit_per_account,
+            cfg.rate_limit_window,
+        )
         .await?;
-    let mut conn = state.db.pool().acquire().await?;
-    let user = users::find_by_email(&mut conn, email.as_str()).await?;
-    drop(conn);
-    let ok = match &user {
-        Some(user) => verify_password(password, &user.password_hash).await?,
-        None => {
-            // Hashing costs what verifying costs: an unknown email answers no faster.
-            hash_password(password, cfg.hash).await?;
-            false
-        }
-    };
-    let user = match (ok, user) {
-        (true, Some(user)) => user,
-        _ => {
-            // Counted even when this very failure crosses the limit; the next try is refused.
-            let _ = state
-                .rate_limiter
-                .hit(
-                    &failures_key,
-                    cfg.rate_limit_per_account,
-                    cfg.rate_limit_window,
-                )
-                .await;
-            return Err(AccountError::BadCredentials);
+    let user = match password_matches(state, email.as_str(), password).await {
+        Ok(Some(user)) => user,
+        // The failure stays counted.
+        Ok(None) => return Err(AccountError::BadCredentials),
+        Err(e) => {
+            // Never evaluated (hashing busy, database down): not a failure of this account.
+            state.rate_limiter.undo(&failures_key).await;
+            return Err(e);
         }
     };
     state.rate_limiter.reset(&failures_key).await;
@@ -143,6 +138,28 @@ pub async fn login(
     )
     .await?;
     Ok(LoggedIn { token, user })
+}
+
+/// The account when the password opens it.
+async fn password_matches(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Option<users::UserRow>, AccountError> {
+    let mut conn = state.db.pool().acquire().await?;
+    let user = users::find_by_email(&mut conn, email).await?;
+    drop(conn);
+    let gate = &state.password_hashing;
+    match user {
+        Some(user) => Ok(verify_password(gate, password, &user.password_hash)
+            .await?
+            .then_some(user)),
+        None => {
+            // Hashing costs what verifying costs: an unknown email answers no faster.
+            hash_password(gate, password, state.config.accounts.hash).await?;
+            Ok(None)
+        }
+    }
 }
 
 /// Ends the session of this token, if live.

@@ -4,6 +4,7 @@
 use crate::support::{self, PASSWORD, unique_email};
 use oes_app::RunningServer;
 use oes_app::db::Backend;
+use oes_app::domain::accounts::Role;
 use serde_json::json;
 
 #[tokio::test]
@@ -276,4 +277,44 @@ async fn limits_still_apply_in_process_when_redis_is_down() {
     // Not stopped gracefully: with its Redis gone, the workers' shutdown may wait out its grace
     // period (WORKER_SHUTDOWN_TIMEOUT_SECS); dropping the runtime ends the test's tasks.
     drop(app);
+}
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_are_evaluated_no_more_often_than_the_lockout_allows() {
+    let redis = support::redis_url();
+    for redis_url in [None, Some(redis.as_str())] {
+        let mut vars = vec![
+            ("RATE_LIMIT_PER_ACCOUNT", "5"),
+            ("RATE_LIMIT_PER_IP", "1000"),
+            ("RATE_LIMIT_WINDOW_SECS", "2"),
+        ];
+        if let Some(url) = redis_url {
+            vars.push(("REDIS_URL", url));
+        }
+        let app = super::start(Backend::Sqlite, &vars).await;
+        let email = unique_email("race");
+        // At the production cost, so that the guesses overlap while their passwords are checked.
+        support::user(&app.server.state().db, &email, Role::User, true).await;
+
+        let guesses = (0..25).map(|i| {
+            app.post_anonymously(
+                "/api/auth/login",
+                json!({ "email": email, "password": format!("guess guess {i}") }),
+            )
+        });
+        let answers = futures::future::join_all(guesses).await;
+        let evaluated = answers.iter().filter(|a| a.status == 401).count();
+        let refused = answers.iter().filter(|a| a.status == 429).count();
+        assert_eq!(
+            (evaluated, refused),
+            (5, 20),
+            "redis {redis_url:?}: {:?}",
+            answers.iter().map(|a| a.status).collect::<Vec<_>>()
+        );
+
+        // The lockout ends with its window.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        app.login(&email, PASSWORD).await;
+        app.stop().await;
+    }
 }

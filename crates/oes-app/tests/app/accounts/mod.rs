@@ -2,6 +2,7 @@
 //! sessions, rate limits, password reset and the profile.
 
 mod auth;
+mod hashing;
 mod limits;
 mod profile;
 mod reset;
