@@ -113,6 +113,21 @@ pub fn total(per_question: impl IntoIterator<Item = Decimal>) -> Result<Decimal,
     storable(sum.max(Decimal::ZERO).normalize())
 }
 
+/// The sum of marks for display (an exam's total marks): saturates instead of panicking, so
+/// rows stored before marks were bounded cannot take a results page down.
+pub fn saturating_sum(marks: impl IntoIterator<Item = Decimal>) -> Decimal {
+    marks
+        .into_iter()
+        .fold(Decimal::ZERO, |sum, m| sum.saturating_add(m))
+}
+
+/// `part` as a percentage of `whole`, to 2 places; 0 when `whole` is 0 or the division overflows.
+pub fn percentage(part: Decimal, whole: Decimal) -> Decimal {
+    part.checked_mul(Decimal::ONE_HUNDRED)
+        .and_then(|p| p.checked_div(whole))
+        .map_or(Decimal::ZERO, |p| p.round_dp(2))
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -250,6 +265,18 @@ mod tests {
             score_question(&p, p.marks, Some(&picks(&p, &[0]))),
             Err(ScoreOverflow),
             "half of the marks is still more than a score column holds"
+        );
+    }
+
+    #[test]
+    fn display_totals_and_percentages_never_panic_on_huge_marks() {
+        let huge = Decimal::MAX;
+        assert_eq!(saturating_sum([huge, huge]), Decimal::MAX);
+        assert_eq!(percentage(huge, Decimal::ONE), Decimal::ZERO);
+        assert_eq!(percentage(Decimal::ONE, Decimal::ZERO), Decimal::ZERO);
+        assert_eq!(
+            percentage(Decimal::from(3), Decimal::from(8)),
+            Decimal::from_str("37.5").expect("decimal")
         );
     }
 }

@@ -60,11 +60,12 @@ pub async fn top(state: &AppState, viewer: UserId, n: i64) -> Result<Leaderboard
     let id = exam.id.to_string();
     let standings = store::standings(&mut conn, &id, n).await?;
     let total_participants = store::participants(&mut conn, &id).await?;
-    let total_marks = slot_views(&mut conn, exam.id)
-        .await?
-        .iter()
-        .map(|v| v.slot.marks)
-        .sum();
+    let total_marks = crate::domain::scoring::saturating_sum(
+        slot_views(&mut conn, exam.id)
+            .await?
+            .iter()
+            .map(|v| v.slot.marks),
+    );
     let viewer = viewer.to_string();
     let mut data: Vec<Entry> = Vec::with_capacity(standings.len());
     for (i, s) in standings.into_iter().enumerate() {

@@ -15,7 +15,7 @@ use crate::domain::attempts::{AttemptStatus, last_deadline};
 use crate::domain::exams::format_instant;
 use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId, UserId};
 use crate::domain::questions::QuestionType;
-use crate::domain::scoring::as_number;
+use crate::domain::scoring::{as_number, percentage, saturating_sum};
 use crate::service::attempts::my_attempts;
 use crate::service::exams::{self, ExamError, slot_views};
 use crate::state::AppState;
@@ -277,12 +277,8 @@ async fn build_analysis(
         .into_iter()
         .map(|a| (a.question_id, a))
         .collect();
-    let total_marks: Decimal = slots.iter().map(|v| v.slot.marks).sum();
-    let percentage = if total_marks.is_zero() {
-        Decimal::ZERO
-    } else {
-        (score * Decimal::ONE_HUNDRED / total_marks).round_dp(2)
-    };
+    let total_marks = saturating_sum(slots.iter().map(|v| v.slot.marks));
+    let percentage = percentage(score, total_marks);
     let questions = slots
         .into_iter()
         .map(|v| {
