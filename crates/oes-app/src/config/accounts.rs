@@ -22,7 +22,8 @@ pub struct AccountsConfig {
     pub allowed_origins: Vec<String>,
     /// Read the client address from X-Forwarded-For (only behind a proxy that sets it).
     pub trust_proxy_headers: bool,
-    /// `Secure` on the session cookie (production).
+    /// `Secure` on the session cookie: in production, and wherever the app is served over https
+    /// (a staging or development deployment on https must not leak the session over plain http).
     pub secure_cookie: bool,
     pub rate_limit_window: Duration,
     /// Requests per client address, per action, per window.
@@ -146,7 +147,7 @@ impl AccountsConfig {
             session_ttl: Duration::from_secs(session_hours * 3600),
             allowed_origins,
             trust_proxy_headers,
-            secure_cookie: env == AppEnv::Production,
+            secure_cookie: env == AppEnv::Production || app_base_url.scheme() == "https",
             rate_limit_window: Duration::from_secs(num(get, "RATE_LIMIT_WINDOW_SECS", 900, 1)?),
             rate_limit_per_ip: num(get, "RATE_LIMIT_PER_IP", 30, 1)?,
             rate_limit_per_account: num(get, "RATE_LIMIT_PER_ACCOUNT", 5, 1)?,
@@ -197,7 +198,6 @@ mod tests {
         assert!(c.hash_concurrency >= 1);
         assert_eq!(c.hash_queue, c.hash_concurrency * HASH_QUEUE_PER_SLOT);
         assert!(!c.trust_proxy_headers);
-        assert!(!c.secure_cookie);
         let c = config(&[
             ("PASSWORD_HASH_MEMORY_KIB", "64"),
             ("RATE_LIMIT_PER_IP", "2"),

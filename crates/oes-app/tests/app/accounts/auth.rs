@@ -109,6 +109,44 @@ async fn the_session_cookie_is_secure_in_production() {
 }
 
 #[tokio::test]
+async fn the_session_cookie_is_secure_in_development_when_the_base_url_is_https() {
+    for (base, secure) in [
+        ("https://app.oes.test", true),
+        ("http://app.oes.test", false),
+    ] {
+        let email = unique_email("cookie");
+        let app = TestApp::builder(oes_app::db::Backend::Sqlite)
+            .fast_password_hashing()
+            .var("APP_ENV", "development")
+            .var("APP_BASE_URL", base)
+            .user(&email, Role::User)
+            .start()
+            .await;
+        let login = app
+            .post_anonymously(
+                "/api/auth/login",
+                json!({ "email": email, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let cookie = login
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("accessToken="))
+            .expect("a session cookie")
+            .to_owned();
+        assert_eq!(
+            cookie.contains("; Secure"),
+            secure,
+            "APP_BASE_URL={base}: {cookie}"
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn signup_refuses_bad_input_with_400_and_states_the_password_policy() {
     for backend in support::BACKENDS {
         let app = super::start(backend, &[]).await;
