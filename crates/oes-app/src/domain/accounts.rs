@@ -120,17 +120,84 @@ pub fn check_new_password(password: &str, field: &'static str) -> Result<(), Inv
     }
 }
 
-/// A display name: trimmed, 1 to 100 characters, no control characters.
+/// A display name: trimmed, inner runs of whitespace collapsed to one space, 1 to 100
+/// characters, and nothing a reader cannot see. Names are shown to other people (rosters,
+/// leaderboards, emails), so invisible or direction-changing characters would let one name pass
+/// for another or reorder the text around it.
 pub fn check_full_name(raw: &str) -> Result<String, Invalid> {
-    let name = raw.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > 100 || name.chars().any(char::is_control) {
+    check_person_name(raw, "fullName", "full name")
+}
+
+/// The rules of [`check_full_name`] for any field that holds a person's name.
+fn check_person_name(
+    raw: &str,
+    field: &'static str,
+    what: &'static str,
+) -> Result<String, Invalid> {
+    // Whitespace around the name (a pasted newline, a tab) is trimmed, as it always was; inside
+    // the name a control character is refused rather than silently turned into a space.
+    let trimmed = raw.trim();
+    if trimmed.chars().any(char::is_control) {
         return Err(Invalid::new(
-            "fullName",
-            "a full name of 1 to 100 characters is required",
+            field,
+            format!("a {what} must not contain control characters"),
         ));
     }
-    Ok(name.to_owned())
+    if trimmed.chars().any(is_bidi_control) {
+        return Err(Invalid::new(
+            field,
+            format!("a {what} must not contain bidirectional text overrides"),
+        ));
+    }
+    if trimmed.chars().any(is_invisible_format) {
+        return Err(Invalid::new(
+            field,
+            format!("a {what} must not contain invisible (zero-width or format) characters"),
+        ));
+    }
+    let name = trimmed.split_whitespace().collect::<Vec<_>>().join(" ");
+    let chars = name.chars().count();
+    if chars == 0 || chars > 100 {
+        return Err(Invalid::new(
+            field,
+            format!("a {what} of 1 to 100 characters is required"),
+        ));
+    }
+    Ok(name)
+}
+
+/// Embeddings, overrides and isolates, and the marks that only steer direction: each can make
+/// the text after it read in a different order than it is stored.
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
+/// Characters of Unicode's format category (and the like) that render as nothing, so two names
+/// that look the same can differ by them.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{206A}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// An enrollment number: trimmed, 3 to 50 characters.
@@ -292,6 +359,83 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn full_names_are_trimmed_and_inner_whitespace_collapsed() {
+        assert_eq!(
+            check_full_name(" \t Asha   K.\u{3000}\u{A0}Rao \n").as_deref(),
+            Ok("Asha K. Rao")
+        );
+        assert_eq!(
+            check_full_name("Zoë Ångström").as_deref(),
+            Ok("Zoë Ångström")
+        );
+        assert_eq!(check_full_name("अनन्या राव").as_deref(), Ok("अनन्या राव"));
+    }
+
+    #[test]
+    fn full_names_with_control_characters_are_refused_saying_so() {
+        for bad in [
+            "Asha\nRao",
+            "Asha\tRao",
+            "Asha\u{0}",
+            "Asha\u{7F}Rao",
+            "Asha\u{9B}Rao",
+        ] {
+            let e = check_full_name(bad).expect_err(bad);
+            assert_eq!(e.field, "fullName");
+            assert!(
+                e.message.contains("control characters"),
+                "{bad:?}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn full_names_with_bidirectional_overrides_are_refused_saying_so() {
+        for c in ('\u{202A}'..='\u{202E}').chain('\u{2066}'..='\u{2069}') {
+            let name = format!("Asha {c}oaR");
+            let e = check_full_name(&name).expect_err("bidi");
+            assert_eq!(e.field, "fullName");
+            assert!(
+                e.message.contains("bidirectional"),
+                "U+{:04X}: {}",
+                c as u32,
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn full_names_with_invisible_characters_are_refused_saying_so() {
+        for c in [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}',
+        ] {
+            let name = format!("As{c}ha Rao");
+            let e = check_full_name(&name).expect_err("invisible");
+            assert_eq!(e.field, "fullName");
+            assert!(
+                e.message.contains("invisible"),
+                "U+{:04X}: {}",
+                c as u32,
+                e.message
+            );
+        }
+        // Only invisible characters: refused for them, not for being empty after a trim.
+        let e = check_full_name("\u{FEFF}").expect_err("invisible");
+        assert!(e.message.contains("invisible"), "{}", e.message);
+    }
+
+    #[test]
+    fn full_names_must_hold_1_to_100_characters_after_normalising() {
+        assert!(check_full_name(" \t ").is_err());
+        assert!(check_full_name(&"a".repeat(100)).is_ok());
+        assert!(check_full_name(&"a".repeat(101)).is_err());
+        // Collapsing comes first: 100 letters with a run of spaces inside still fit.
+        let spaced = format!("{}     {}", "a".repeat(50), "b".repeat(49));
+        assert_eq!(check_full_name(&spaced).map(|n| n.chars().count()), Ok(100));
     }
 
     #[test]

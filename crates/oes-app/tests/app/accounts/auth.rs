@@ -203,6 +203,30 @@ async fn signup_refuses_bad_input_with_400_and_states_the_password_policy() {
 }
 
 #[tokio::test]
+async fn signup_with_a_bidirectional_override_in_the_name_is_refused_with_400_saying_why() {
+    for backend in support::BACKENDS {
+        let app = super::start(backend, &[]).await;
+        let email = unique_email("bidi");
+        let answer = app
+            .post_anonymously(
+                "/api/auth/signup",
+                json!({ "fullName": "Asha \u{202E}oaR", "email": email, "password": PASSWORD }),
+            )
+            .await;
+        assert_eq!(answer.status, 400, "{}", answer.body);
+        assert_eq!(answer.code(), "validation_failed");
+        assert_eq!(answer.body["details"]["field"], "fullName");
+        let message = answer.body["message"].as_str().expect("message");
+        assert!(message.contains("bidirectional"), "{message}");
+        assert!(
+            app.sink.messages().is_empty(),
+            "no email for a refused signup"
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn answers_do_not_reveal_whether_an_email_is_registered() {
     for backend in support::BACKENDS {
         let app = super::start(backend, &[]).await;
