@@ -211,6 +211,20 @@ pub async fn get(
     Ok(Some(q))
 }
 
+/// The search term as a LIKE pattern that matches it literally: a `%` or `_` typed by the user
+/// is text to find, not a wildcard. Both backends take the escape character from `ESCAPE`
+/// (PostgreSQL's default is the same backslash; SQLite has none without it).
+fn escape_like(term: &str) -> String {
+    let mut out = String::with_capacity(term.len());
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// One page of the bank, newest first, and the number of matches.
 pub async fn list(
     conn: &mut AnyConnection,
@@ -220,11 +234,11 @@ pub async fn list(
 ) -> Result<(Vec<Question>, i64), sqlx::Error> {
     // Unused filters compare a NULL parameter, so one statement serves every combination.
     let conditions = "($1 IS NULL OR domain = $1) AND ($2 IS NULL OR difficulty = $2) \
-         AND ($3 IS NULL OR question_type = $3) AND ($4 IS NULL OR lower(statement) LIKE $4)";
+         AND ($3 IS NULL OR question_type = $3) AND ($4 IS NULL OR lower(statement) LIKE $4 ESCAPE '\\')";
     let search = filter
         .search
         .as_ref()
-        .map(|s| format!("%{}%", s.to_lowercase()));
+        .map(|s| format!("%{}%", escape_like(&s.to_lowercase())));
     let total: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM questions WHERE {conditions}"
     ))
@@ -270,4 +284,17 @@ pub async fn used_in(conn: &mut AnyConnection, id: QuestionId) -> Result<Vec<Str
     .bind(id.to_string())
     .fetch_all(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_and_the_escape_character_are_escaped() {
+        assert_eq!(escape_like("100%"), "100\\%");
+        assert_eq!(escape_like("a_c"), "a\\_c");
+        assert_eq!(escape_like("c:\\dir"), "c:\\\\dir");
+        assert_eq!(escape_like("plain"), "plain");
+    }
 }

@@ -220,3 +220,48 @@ async fn numbers_beyond_the_allowed_ranges_are_400_naming_the_range() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_search_matches_percent_underscore_and_backslash_literally() {
+    on_each_backend(&[], |app: TestApp| async move {
+        for statement in ["I am 100% sure", "1000 things", "abc", "path a\\c"] {
+            app.question(json!({
+                "statement": statement,
+                "questionType": "NUMERICAL",
+                "domain": "search",
+                "numericalAnswer": "1"
+            }))
+            .await;
+        }
+        let statements = |term: &str| {
+            let path = format!(
+                "/api/question?search={}",
+                url::form_urlencoded::byte_serialize(term.as_bytes()).collect::<String>()
+            );
+            let app = &app;
+            async move {
+                let list = app.get(&path, &app.admin).await;
+                assert_eq!(list.status, 200, "{list:?}");
+                let mut found: Vec<String> = list.body["data"]
+                    .as_array()
+                    .expect("array")
+                    .iter()
+                    .map(|q| q["statement"].as_str().expect("statement").to_owned())
+                    .collect();
+                found.sort();
+                assert_eq!(
+                    list.body["pagination"]["total"],
+                    found.len(),
+                    "the count agrees with the page"
+                );
+                found
+            }
+        };
+        assert_eq!(statements("100%").await, ["I am 100% sure"]);
+        assert!(statements("a_c").await.is_empty());
+        assert_eq!(statements("a\\c").await, ["path a\\c"]);
+        assert_eq!(statements("SURE").await, ["I am 100% sure"]);
+        app
+    })
+    .await;
+}
