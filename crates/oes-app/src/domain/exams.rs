@@ -1,5 +1,6 @@
 //! Exam rules: the life cycle (DRAFT → PUBLISHED, immutable once published), instants that
-//! must carry an explicit offset, and the window (start < end, 0 < duration ≤ window).
+//! must carry an explicit offset, and the window (start < end, 0 < duration ≤ window, an end
+//! still ahead when an admin saves it).
 
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +107,17 @@ impl Schedule {
     }
 }
 
+/// An admin's create or update must leave a window that has not wholly passed: an exam that
+/// ended before it was saved can never be sat. (Tests and sweeps that end an exam move its end
+/// in the store directly, not through this check.)
+pub fn check_not_over(end_ms: i64, now_ms: i64) -> Result<(), String> {
+    if end_ms > now_ms {
+        Ok(())
+    } else {
+        Err("endTime must be in the future".to_owned())
+    }
+}
+
 /// Where an exam stands relative to `now`, for students.
 pub fn is_live(start_ms: i64, end_ms: i64, now: i64) -> bool {
     start_ms <= now && now <= end_ms
@@ -137,6 +149,17 @@ mod tests {
     fn a_window_of_seconds_admits_a_one_minute_duration() {
         assert!(Schedule::new(0, 5_000, 1).is_ok());
         assert!(Schedule::new(0, 5_000, 2).is_err());
+    }
+
+    #[test]
+    fn a_window_that_has_already_ended_is_refused_naming_end_time() {
+        assert_eq!(check_not_over(1_001, 1_000), Ok(()));
+        for end in [1_000, 0, -5] {
+            assert_eq!(
+                check_not_over(end, 1_000),
+                Err("endTime must be in the future".to_owned())
+            );
+        }
     }
 
     #[test]

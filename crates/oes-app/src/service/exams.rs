@@ -116,10 +116,15 @@ fn apply_input(input: ExamInput, current: Option<&ExamRow>) -> Result<ExamRow, E
     {
         errors.append(&mut more);
     }
+    let now = now_ms();
+    if let Some(e) = end
+        && let Err(e) = crate::domain::exams::check_not_over(e, now)
+    {
+        errors.push(e);
+    }
     if !errors.is_empty() {
         return Err(ExamError::Invalid(errors));
     }
-    let now = now_ms();
     Ok(ExamRow {
         id: current.map_or_else(ExamId::new, |c| c.id),
         title,

@@ -47,6 +47,38 @@ async fn exam_schedules_are_validated() {
 }
 
 #[tokio::test]
+async fn an_exam_window_wholly_in_the_past_is_refused_at_create_and_update() {
+    on_each_backend(&[], |app: TestApp| async move {
+        let past = json!({ "title": "T", "durationMinutes": 30, "startTime": rfc3339(-7200), "endTime": rfc3339(-3600) });
+        let a = app.post("/api/exam/create", past, &app.admin).await;
+        assert_eq!(a.status, 400, "{a:?}");
+        assert_eq!(a.code(), "validation_failed");
+        assert_eq!(a.body["details"]["errors"], json!(["endTime must be in the future"]));
+
+        // Started already but still open: a valid window.
+        let exam = app.exam(-600, 3600, 30).await;
+        let moved = app
+            .put(
+                &format!("/api/exam/{exam}"),
+                json!({ "startTime": rfc3339(-7200), "endTime": rfc3339(-3600) }),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(moved.status, 400, "{moved:?}");
+        assert_eq!(
+            moved.body["details"]["errors"],
+            json!(["endTime must be in the future"])
+        );
+        let retitled = app
+            .put(&format!("/api/exam/{exam}"), json!({ "title": "Renamed" }), &app.admin)
+            .await;
+        assert_eq!(retitled.status, 200, "an open window still takes updates: {retitled:?}");
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn drafts_take_questions_with_default_marks_then_publish_and_freeze() {
     on_each_backend(&[], |app: TestApp| async move {
         let q1 = app.single("2.5", "0").await;
