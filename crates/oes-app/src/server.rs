@@ -7,7 +7,7 @@
 //! requests finish (bounded by `SHUTDOWN_TIMEOUT_SECS`), let workers finish their active jobs
 //! (bounded by `WORKER_SHUTDOWN_TIMEOUT_SECS`), then close Redis and the database. When
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, the trace export starts with HTTP and is flushed once
-//! HTTP has stopped. HTTP runs its own accept loop ([`serve`]) so that slow or idle clients are
+//! HTTP has stopped. HTTP runs its own accept loop (`serve`) so that slow or idle clients are
 //! bounded: `HTTP_HEADER_READ_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`, `HTTP_MAX_CONNECTIONS`.
 
 use std::future::Future;
