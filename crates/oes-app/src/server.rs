@@ -7,16 +7,22 @@
 //! requests finish (bounded by `SHUTDOWN_TIMEOUT_SECS`), let workers finish their active jobs
 //! (bounded by `WORKER_SHUTDOWN_TIMEOUT_SECS`), then close Redis and the database. When
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, the trace export starts with HTTP and is flushed once
-//! HTTP has stopped.
+//! HTTP has stopped. HTTP runs its own accept loop (`serve`) so that slow or idle clients are
+//! bounded: `HTTP_HEADER_READ_TIMEOUT_SECS`, `HTTP_IDLE_TIMEOUT_SECS`, `HTTP_MAX_CONNECTIONS`.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::Router;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use axum::extract::ConnectInfo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::db::{Backend, Db, DbError};
@@ -251,17 +257,9 @@ impl RunningServer {
             app = crate::http::with_trace_export(app, export.dispatch());
             tracing::info!("trace export started (OTLP/HTTP)");
         }
-        let (stop_http, mut stop_rx) = watch::channel(false);
-        let http = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .await
-        });
+        let (stop_http, stop_rx) = watch::channel(false);
+        let limits = ConnectionLimits::from(http_cfg);
+        let http = tokio::spawn(serve(listener, app, limits, stop_rx));
         tracing::info!(%local_addr, "http listening");
         Ok(RunningServer {
             local_addr,
@@ -322,6 +320,192 @@ impl RunningServer {
         services.stop().await;
         tracing::info!("shutdown complete");
         outcome
+    }
+}
+
+/// The per-connection bounds of the HTTP server (see [`crate::config::HttpConfig`]).
+#[derive(Debug, Clone, Copy)]
+struct ConnectionLimits {
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: u32,
+}
+
+impl From<&crate::config::HttpConfig> for ConnectionLimits {
+    fn from(http: &crate::config::HttpConfig) -> Self {
+        ConnectionLimits {
+            header_read_timeout: http.header_read_timeout,
+            idle_timeout: http.idle_timeout,
+            max_connections: http.max_connections,
+        }
+    }
+}
+
+/// The accept loop: HTTP/1.1 (as `axum::serve` served it) with a header-read timeout, an idle
+/// timeout and a cap on open connections. Once `stop` turns true it accepts no more, asks every
+/// connection to finish its in-flight request and close, and returns when all have closed.
+/// Connections run in a `JoinSet` owned by this future, so aborting it (the shutdown grace
+/// period ran out) drops every connection with it.
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    // Past the cap the loop stops accepting until a slot frees, rather than accepting and
+    // closing at once: waiting clients sit in the kernel's listen backlog, which costs this
+    // process no descriptor, and are served as soon as the header and idle timeouts (which
+    // bound how long any slot can be held without progress) free one. Accept-and-close would
+    // spend a descriptor and a syscall per rejected attempt and turn a brief flood into errors
+    // for every honest client that arrived during it.
+    let slots = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let mut connections = JoinSet::new();
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+            accepted = accept_within_cap(&listener, &slots) => accepted,
+        };
+        let (permit, (stream, remote)) = match accepted {
+            (permit, Ok(conn)) => (permit, conn),
+            (_, Err(e)) if is_per_connection_error(&e) => continue,
+            (_, Err(e)) => {
+                // Out of descriptors or memory: pause rather than spin on the same error.
+                tracing::error!("accepting a connection failed: {e}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let connection = serve_connection(
+            http1.clone(),
+            stream,
+            remote,
+            app.clone(),
+            limits.idle_timeout,
+            stop.clone(),
+        );
+        connections.spawn(async move {
+            connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn accept_within_cap(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+) -> (
+    Option<OwnedSemaphorePermit>,
+    std::io::Result<(TcpStream, SocketAddr)>,
+) {
+    // The semaphore is never closed, so `ok()` only turns an impossible error into no permit.
+    let permit = slots.clone().acquire_owned().await.ok();
+    (permit, listener.accept().await)
+}
+
+/// Errors that end one connection attempt, not the listener: accept the next one at once.
+fn is_per_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
+
+/// Whether a connection has a request in flight, and since when it has had none.
+#[derive(Clone, Copy)]
+struct Activity {
+    in_flight: usize,
+    idle_since: Instant,
+}
+
+/// Marks a request in flight on its connection until the response is ready (or the request
+/// is dropped).
+struct Busy(Arc<watch::Sender<Activity>>);
+
+impl Busy {
+    fn begin(activity: &Arc<watch::Sender<Activity>>) -> Busy {
+        activity.send_modify(|a| a.in_flight += 1);
+        Busy(activity.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.send_modify(|a| {
+            a.in_flight = a.in_flight.saturating_sub(1);
+            a.idle_since = Instant::now();
+        });
+    }
+}
+
+async fn serve_connection(
+    http1: hyper::server::conn::http1::Builder,
+    stream: TcpStream,
+    remote: SocketAddr,
+    app: Router,
+    idle_timeout: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let activity = Arc::new(watch::Sender::new(Activity {
+        in_flight: 0,
+        idle_since: Instant::now(),
+    }));
+    let mut idle = activity.subscribe();
+    let service = hyper::service::service_fn({
+        let activity = activity.clone();
+        move |mut request: axum::http::Request<hyper::body::Incoming>| {
+            // Handlers read the client address from here, as with `into_make_service_with_connect_info`.
+            request.extensions_mut().insert(ConnectInfo(remote));
+            let busy = Busy::begin(&activity);
+            let app = app.clone();
+            async move {
+                let response = app.oneshot(request).await;
+                drop(busy);
+                response
+            }
+        }
+    });
+    let connection = http1.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    let mut connection = std::pin::pin!(connection.with_upgrades());
+    let mut closing = false;
+    loop {
+        let now = *idle.borrow_and_update();
+        let idle_deadline = (now.in_flight == 0 && !closing).then(|| now.idle_since + idle_timeout);
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    // Timeouts and clients that hang up mid-request: routine, not errors.
+                    tracing::debug!("connection closed: {e}");
+                }
+                return;
+            }
+            _ = stop.wait_for(|stop| *stop), if !closing => {
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            _ = idle.changed(), if !closing => {}
+            () = sleep_until_some(idle_deadline) => {
+                // No request arrived since the deadline was set (that would have woken `changed`).
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -1,11 +1,26 @@
 //! The HTTP server: `HOST`, `PORT`, `BODY_LIMIT_BYTES`, `REQUEST_TIMEOUT_SECS`,
-//! `SHUTDOWN_TIMEOUT_SECS`.
+//! `SHUTDOWN_TIMEOUT_SECS`, and the connection limits `HTTP_HEADER_READ_TIMEOUT_SECS`,
+//! `HTTP_IDLE_TIMEOUT_SECS`, `HTTP_MAX_CONNECTIONS`.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use super::parse::{parse_or, secs};
-use super::{ConfigError, Lookup};
+use super::{ConfigError, Lookup, bad};
+
+/// A timeout of zero would close every connection at once, so it is refused rather than read
+/// as "no timeout" (which would bring back the unbounded connections these limits exist for).
+fn positive_secs(
+    var: &'static str,
+    raw: Option<String>,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let value = secs(var, raw, default)?;
+    if value.is_zero() {
+        return Err(bad(var, "must be at least 1"));
+    }
+    Ok(value)
+}
 
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
@@ -15,6 +30,13 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// How long in-flight requests may run on after a shutdown signal.
     pub shutdown_timeout: Duration,
+    /// How long a client may take to send a request's headers, and so how long a kept-alive
+    /// connection may wait for its next request: clients that never finish are closed.
+    pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may sit with no request in flight before it is closed.
+    pub idle_timeout: Duration,
+    /// Open connections at most; past it the server accepts no more until one closes.
+    pub max_connections: u32,
 }
 
 impl HttpConfig {
@@ -30,6 +52,25 @@ impl HttpConfig {
             )?,
             request_timeout: secs("REQUEST_TIMEOUT_SECS", get("REQUEST_TIMEOUT_SECS"), 30)?,
             shutdown_timeout: secs("SHUTDOWN_TIMEOUT_SECS", get("SHUTDOWN_TIMEOUT_SECS"), 30)?,
+            header_read_timeout: positive_secs(
+                "HTTP_HEADER_READ_TIMEOUT_SECS",
+                get("HTTP_HEADER_READ_TIMEOUT_SECS"),
+                10,
+            )?,
+            idle_timeout: positive_secs(
+                "HTTP_IDLE_TIMEOUT_SECS",
+                get("HTTP_IDLE_TIMEOUT_SECS"),
+                60,
+            )?,
+            max_connections: match parse_or(
+                "HTTP_MAX_CONNECTIONS",
+                get("HTTP_MAX_CONNECTIONS"),
+                Some(10_000u32),
+                "a connection count",
+            )? {
+                0 => return Err(bad("HTTP_MAX_CONNECTIONS", "must be at least 1")),
+                n => n,
+            },
         })
     }
 }

@@ -166,6 +166,22 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_default_to_bounded_values_and_refuse_zero() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.http.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.http.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.http.max_connections, 10_000);
+        for var in [
+            "HTTP_HEADER_READ_TIMEOUT_SECS",
+            "HTTP_IDLE_TIMEOUT_SECS",
+            "HTTP_MAX_CONNECTIONS",
+        ] {
+            let e = config(&[(var, "0")]).expect_err("zero would close or refuse everything");
+            assert_eq!(e.var, var);
+        }
+    }
+
+    #[test]
     fn a_bad_port_names_the_variable() {
         let e = config(&[("PORT", "eighty")]).expect_err("must fail");
         assert_eq!(e.var, "PORT");
