@@ -2,6 +2,7 @@
 //! rate limits and the lifetimes of emailed links and codes. `service::accounts` re-exports
 //! these types and enforces them.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use url::Url;
@@ -20,8 +21,11 @@ pub struct AccountsConfig {
     pub session_ttl: Duration,
     /// Origins allowed to make cookie-authenticated writes: APP_BASE_URL's plus ALLOWED_ORIGINS.
     pub allowed_origins: Vec<String>,
-    /// Read the client address from X-Forwarded-For (only behind a proxy that sets it).
+    /// Read the client address from X-Forwarded-For, as far as `trusted_proxies` vouch for it.
     pub trust_proxy_headers: bool,
+    /// The proxies whose X-Forwarded-For entries are believed: TRUSTED_PROXIES, loopback by
+    /// default; empty when TRUST_PROXY_HEADERS is off.
+    pub trusted_proxies: Vec<ProxyNet>,
     /// `Secure` on the session cookie: in production, and wherever the app is served over https
     /// (a staging or development deployment on https must not leak the session over plain http).
     pub secure_cookie: bool,
@@ -57,10 +61,105 @@ impl Default for HashCost {
 /// at once instead of piling up.
 pub const HASH_QUEUE_PER_SLOT: usize = 64;
 
+/// A network of trusted proxies, like `10.0.0.0/8` or `fd00::/8`; a bare address is one host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProxyNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl ProxyNet {
+    pub fn parse(raw: &str) -> Option<ProxyNet> {
+        let (addr, prefix) = match raw.split_once('/') {
+            Some((addr, prefix)) => (addr.trim(), Some(prefix.trim())),
+            None => (raw.trim(), None),
+        };
+        let addr = addr.parse::<IpAddr>().ok()?.to_canonical();
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            // Digits only: `+8` or ` 8` are typos, not prefixes.
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse().ok()?,
+            Some(_) => return None,
+        };
+        (prefix <= max).then_some(ProxyNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d; they are the IPv4 address.
+        match (self.addr, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The proxies trusted when TRUST_PROXY_HEADERS is on and TRUSTED_PROXIES is not set: one on
+/// the same host.
+pub const DEFAULT_TRUSTED_PROXIES: &str = "127.0.0.0/8,::1/128";
+
+/// The client behind `peer`. Each trusted proxy appends the address it received the request
+/// from, so the header is read from the right: entries added by trusted proxies are skipped and
+/// the first address a trusted proxy saw that is not itself a trusted proxy is the client.
+/// Anything left of it was written by the client and is ignored. `forwarded` holds the
+/// X-Forwarded-For values in the order received.
+pub fn forwarded_client<'a>(
+    peer: IpAddr,
+    forwarded: impl IntoIterator<Item = &'a str>,
+    trusted: &[ProxyNet],
+) -> IpAddr {
+    let trusts = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let mut client = peer.to_canonical();
+    if !trusts(client) {
+        return client;
+    }
+    let entries: Vec<&str> = forwarded
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .filter(|e| !e.trim().is_empty())
+        .collect();
+    for entry in entries.into_iter().rev() {
+        match parse_forwarded(entry) {
+            Some(ip) => {
+                client = ip;
+                if !trusts(ip) {
+                    break;
+                }
+            }
+            // Not an address: nothing to its left can be vouched for, and the nearest proxy
+            // that wrote something readable stands for the client.
+            None => break,
+        }
+    }
+    client
+}
+
+/// One X-Forwarded-For entry: an address, possibly with a port (`1.2.3.4:80`, `[::1]:80`).
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+        .map(|ip| ip.to_canonical())
+}
+
 impl AccountsConfig {
     /// Reads PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS, PASSWORD_HASH_CONCURRENCY
     /// (default: the number of cores), PASSWORD_HASH_QUEUE (default: 64 per slot), SESSION_TTL_HOURS,
-    /// ALLOWED_ORIGINS (comma-separated origins), TRUST_PROXY_HEADERS, RATE_LIMIT_WINDOW_SECS,
+    /// ALLOWED_ORIGINS (comma-separated origins), TRUST_PROXY_HEADERS, TRUSTED_PROXIES
+    /// (comma-separated networks; only with TRUST_PROXY_HEADERS), RATE_LIMIT_WINDOW_SECS,
     /// RATE_LIMIT_PER_IP and RATE_LIMIT_PER_ACCOUNT.
     pub fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
@@ -118,6 +217,35 @@ impl AccountsConfig {
                 });
             }
         };
+        let trusted_proxies = match (trust_proxy_headers, get("TRUSTED_PROXIES")) {
+            (false, None) => Vec::new(),
+            (false, Some(_)) => {
+                // Set but unused would look like protection that is not there.
+                return Err(ConfigError {
+                    var: "TRUSTED_PROXIES",
+                    problem: "is only read with TRUST_PROXY_HEADERS=true".to_owned(),
+                });
+            }
+            (true, raw) => {
+                let raw = raw.unwrap_or_else(|| DEFAULT_TRUSTED_PROXIES.to_owned());
+                let mut nets = Vec::new();
+                for part in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    nets.push(ProxyNet::parse(part).ok_or_else(|| ConfigError {
+                        var: "TRUSTED_PROXIES",
+                        problem: format!(
+                            "`{part}` is not an address or network like 10.0.0.0/8 or fd00::/8"
+                        ),
+                    })?);
+                }
+                if nets.is_empty() {
+                    return Err(ConfigError {
+                        var: "TRUSTED_PROXIES",
+                        problem: "lists no proxy; leave it unset for loopback".to_owned(),
+                    });
+                }
+                nets
+            }
+        };
         let mut allowed_origins = vec![app_base_url.origin().ascii_serialization()];
         for raw in get("ALLOWED_ORIGINS")
             .unwrap_or_default()
@@ -147,6 +275,7 @@ impl AccountsConfig {
             session_ttl: Duration::from_secs(session_hours * 3600),
             allowed_origins,
             trust_proxy_headers,
+            trusted_proxies,
             secure_cookie: env == AppEnv::Production || app_base_url.scheme() == "https",
             rate_limit_window: Duration::from_secs(num(get, "RATE_LIMIT_WINDOW_SECS", 900, 1)?),
             rate_limit_per_ip: num(get, "RATE_LIMIT_PER_IP", 30, 1)?,
@@ -218,8 +347,103 @@ mod tests {
             ("PASSWORD_HASH_CONCURRENCY", "0"),
             ("PASSWORD_HASH_QUEUE", "-1"),
             ("TRUST_PROXY_HEADERS", "maybe"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8"),
         ] {
             assert_eq!(config(&[(var, value)]).expect_err(var).var, var);
         }
+    }
+
+    fn nets(list: &str) -> Vec<ProxyNet> {
+        list.split(',')
+            .map(|n| ProxyNet::parse(n).expect(n))
+            .collect()
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect(s)
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_loopback_and_are_checked() {
+        let c = config(&[("TRUST_PROXY_HEADERS", "true")]).expect("defaults");
+        assert_eq!(c.trusted_proxies, nets(DEFAULT_TRUSTED_PROXIES));
+        let c = config(&[
+            ("TRUST_PROXY_HEADERS", "true"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1, fd00::/8"),
+        ])
+        .expect("valid");
+        assert_eq!(c.trusted_proxies.len(), 3);
+        for bad in [
+            "10.0.0.0/33",
+            "fd00::/129",
+            "10.0.0.0/",
+            "10.0.0/8",
+            "host",
+            " , ",
+        ] {
+            let e = config(&[("TRUST_PROXY_HEADERS", "true"), ("TRUSTED_PROXIES", bad)])
+                .expect_err(bad);
+            assert_eq!(e.var, "TRUSTED_PROXIES", "{bad}");
+        }
+    }
+
+    #[test]
+    fn networks_contain_their_addresses_in_both_families() {
+        let [ten, host, v6, all] = ["10.0.0.0/8", "192.0.2.1", "fd00::/8", "0.0.0.0/0"]
+            .map(|n| ProxyNet::parse(n).expect(n));
+        assert!(ten.contains(ip("10.255.0.1")));
+        assert!(!ten.contains(ip("11.0.0.1")));
+        assert!(ten.contains(ip("::ffff:10.1.2.3")), "IPv4-mapped peer");
+        assert!(host.contains(ip("192.0.2.1")) && !host.contains(ip("192.0.2.2")));
+        assert!(v6.contains(ip("fd12::1")) && !v6.contains(ip("fe80::1")));
+        assert!(!v6.contains(ip("10.0.0.1")));
+        assert!(all.contains(ip("203.0.113.9")));
+    }
+
+    #[test]
+    fn the_client_is_the_first_untrusted_address_from_the_right() {
+        let trusted = nets("10.0.0.0/8,127.0.0.1/32");
+        let peer = ip("10.0.0.2");
+        // The client wrote 198.51.100.1 itself; the edge proxy appended what it saw.
+        assert_eq!(
+            forwarded_client(peer, ["198.51.100.1, 203.0.113.7, 10.0.0.1"], &trusted),
+            ip("203.0.113.7"),
+            "a spoofed leftmost entry is ignored"
+        );
+        assert_eq!(
+            forwarded_client(peer, ["198.51.100.1", "203.0.113.7"], &trusted),
+            ip("203.0.113.7"),
+            "repeated headers read as one list"
+        );
+        assert_eq!(
+            forwarded_client(peer, ["10.1.1.1, 127.0.0.1,10.0.0.9"], &trusted),
+            ip("10.1.1.1"),
+            "an all-trusted chain gives its leftmost entry"
+        );
+        assert_eq!(
+            forwarded_client(ip("203.0.113.50"), ["198.51.100.1"], &trusted),
+            ip("203.0.113.50"),
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(
+            forwarded_client(peer, std::iter::empty(), &trusted),
+            peer,
+            "no header: the proxy itself"
+        );
+        assert_eq!(
+            forwarded_client(peer, ["198.51.100.1, garbage, 10.0.0.1"], &trusted),
+            ip("10.0.0.1"),
+            "nothing left of an unreadable entry is believed"
+        );
+        assert_eq!(
+            forwarded_client(peer, ["203.0.113.7:4711, [2001:db8::1]:80"], &trusted),
+            ip("2001:db8::1"),
+            "ports are dropped"
+        );
+        assert_eq!(
+            forwarded_client(ip("::ffff:10.0.0.2"), ["203.0.113.7"], &trusted),
+            ip("203.0.113.7"),
+            "an IPv4-mapped peer is its IPv4 address"
+        );
     }
 }

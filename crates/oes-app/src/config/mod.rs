@@ -23,7 +23,7 @@ mod redis;
 
 use url::Url;
 
-pub use accounts::{AccountsConfig, HashCost};
+pub use accounts::{AccountsConfig, DEFAULT_TRUSTED_PROXIES, HashCost, ProxyNet, forwarded_client};
 pub use app::{AppEnv, Secret};
 pub use database::{DEFAULT_DATABASE_URL, DatabaseConfig};
 pub use http::HttpConfig;

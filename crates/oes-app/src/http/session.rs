@@ -116,23 +116,28 @@ pub fn check_origin(
     }
 }
 
-/// The client's address: the TCP peer, or X-Forwarded-For's first entry when
-/// TRUST_PROXY_HEADERS is on (only safe behind a proxy that overwrites it).
+/// The client's address: the TCP peer, or with TRUST_PROXY_HEADERS the address the trusted
+/// proxies in front of it received the request from.
 pub fn client_ip(parts: &Parts, config: &AccountsConfig) -> Option<IpAddr> {
-    if config.trust_proxy_headers
-        && let Some(ip) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-    {
-        return Some(ip);
-    }
-    parts
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .map(|ConnectInfo(addr)| addr.ip())?;
+    if !config.trust_proxy_headers {
+        return Some(peer);
+    }
+    let forwarded = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        // An unreadable value must not let the entries around it join up: it reads as an
+        // entry that is not an address, where the walk stops.
+        .map(|v| v.to_str().unwrap_or("-"));
+    Some(accounts::forwarded_client(
+        peer,
+        forwarded,
+        &config.trusted_proxies,
+    ))
 }
 
 /// The `Set-Cookie` value that stores a session token.

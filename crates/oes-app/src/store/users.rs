@@ -110,6 +110,27 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Replaces the name and password of a signup nobody has verified yet; `Ok(false)` when the
+/// account was verified meanwhile (its credentials are then its owner's and stay).
+pub async fn replace_pending_signup(
+    conn: &mut AnyConnection,
+    id: UserId,
+    full_name: &str,
+    password_hash: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE users SET full_name = $1, password_hash = $2, updated_at = $3
+         WHERE id = $4 AND email_verified = FALSE",
+    )
+    .bind(full_name)
+    .bind(password_hash)
+    .bind(now_ms())
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
 /// Marks the email verified; `true` when it was not verified before.
 pub async fn mark_verified(conn: &mut AnyConnection, id: UserId) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(

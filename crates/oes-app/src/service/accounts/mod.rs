@@ -43,7 +43,7 @@ use crate::store::tokens::{self, Purpose};
 use crate::store::{profiles, sessions, users};
 use crate::unit_of_work::UnitOfWork;
 
-pub use crate::config::{AccountsConfig, HashCost};
+pub use crate::config::{AccountsConfig, HashCost, ProxyNet, forwarded_client};
 
 /// Wrong tries a reset code survives; the next wrong try voids it.
 pub const RESET_CODE_MAX_TRIES: i64 = 5;

@@ -36,7 +36,8 @@ pub struct SignupInput<'a> {
 }
 
 /// Registers a user and emails a verification link. An email already registered gets the same
-/// answer; its owner is sent a new link if still unverified, nothing otherwise.
+/// answer; if still unverified, this signup's name and password replace the pending ones and a
+/// new link replaces the old; a verified account is left alone.
 pub async fn signup(
     state: &AppState,
     client: &Client,
@@ -69,15 +70,13 @@ pub async fn signup(
         queue_verification(state, &mut tx, id, email.as_str(), &full_name).await?;
     } else if let Some(existing) = users::find_by_email(&mut tx, email.as_str()).await?
         && !existing.email_verified
+        // Nobody has shown they own the address yet, so the newest signup's credentials are
+        // the ones its link will confirm: keeping the first would let whoever signed up first
+        // with someone else's address own the account once its owner verifies. The earlier
+        // links are voided with it, so no link confirms credentials other than these.
+        && users::replace_pending_signup(&mut tx, existing.id, &full_name, &hash).await?
     {
-        queue_verification(
-            state,
-            &mut tx,
-            existing.id,
-            &existing.email,
-            &existing.full_name,
-        )
-        .await?;
+        queue_verification(state, &mut tx, existing.id, &existing.email, &full_name).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -722,3 +722,59 @@ async fn the_openapi_document_describes_every_account_route() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_second_signup_for_an_unverified_address_replaces_the_first_password_and_link() {
+    for backend in support::BACKENDS {
+        let app = super::start(backend, &[]).await;
+        let email = unique_email("squat");
+        let first_password = "attacker chose 111";
+        let second_password = "owner chose 2222";
+        // Each link is read as it arrives: the sink answers with the newest email to an address.
+        let mut links = Vec::new();
+        for (n, name, password) in [
+            (1, "Squatter", first_password),
+            (2, "Real Owner", second_password),
+        ] {
+            let answer = app
+                .post_anonymously(
+                    "/api/auth/signup",
+                    json!({ "fullName": name, "email": email, "password": password }),
+                )
+                .await;
+            assert_eq!(answer.status, 201, "{}", answer.body);
+            links.push(link_token(
+                &app.email_to(&email, n).await,
+                "/verify-email?token=",
+            ));
+        }
+        let (first, newest) = (&links[0], &links[1]);
+        assert_ne!(first, newest);
+
+        let stale = app
+            .post_anonymously(&format!("/api/auth/verify-email/{first}"), json!({}))
+            .await;
+        assert_eq!(stale.status, 400, "the first signup's link is void");
+        let verified = app
+            .post_anonymously(&format!("/api/auth/verify-email/{newest}"), json!({}))
+            .await;
+        assert_eq!(verified.status, 200, "{}", verified.body);
+
+        let old = app
+            .post_anonymously(
+                "/api/auth/login",
+                json!({ "email": email, "password": first_password }),
+            )
+            .await;
+        assert_eq!(old.status, 401, "the first password no longer opens it");
+        let login = app
+            .post_anonymously(
+                "/api/auth/login",
+                json!({ "email": email, "password": second_password }),
+            )
+            .await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        assert_eq!(login.body["user"]["fullName"], "Real Owner");
+        app.stop().await;
+    }
+}

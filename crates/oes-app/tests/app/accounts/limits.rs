@@ -174,6 +174,46 @@ async fn forwarded_addresses_are_ignored_unless_trusted() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_a_spoofed_leftmost_forwarded_address_buys_no_new_budget() {
+    for backend in support::BACKENDS {
+        let app = super::start(
+            backend,
+            &[
+                ("RATE_LIMIT_PER_IP", "2"),
+                ("TRUST_PROXY_HEADERS", "true"),
+                ("TRUSTED_PROXIES", "127.0.0.1/32, ::1/128"),
+            ],
+        )
+        .await;
+        for i in 0..3 {
+            // The client wrote the first entry; the trusted proxy (the loopback peer) appended
+            // the address it saw.
+            let answer = app
+                .http
+                .post(format!("{}/api/auth/forgot-password", app.base))
+                .header("x-forwarded-for", format!("198.51.100.{i}, 203.0.113.7"))
+                .json(&json!({ "email": unique_email("spoof") }))
+                .send()
+                .await
+                .expect("answers");
+            let expected = if i < 2 { 200 } else { 429 };
+            assert_eq!(answer.status().as_u16(), expected, "request {i}");
+        }
+        // Another client behind the same proxy has its own budget.
+        let other = app
+            .http
+            .post(format!("{}/api/auth/forgot-password", app.base))
+            .header("x-forwarded-for", "203.0.113.8")
+            .json(&json!({ "email": unique_email("other") }))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(other.status().as_u16(), 200);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn two_servers_sharing_redis_share_their_counters() {
     for backend in support::BACKENDS {
         let namespace = format!("oes-test-{}:", uuid::Uuid::new_v4());
