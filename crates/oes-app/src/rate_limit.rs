@@ -166,16 +166,11 @@ impl RateLimiter {
     }
 }
 
-/// A refusal of [`BlockingGate`]: every slot is running and the queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Busy {
-    pub retry_after: Duration,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
+    /// Every slot is running and the queue is full: try again after the [`Limited`]'s delay.
     #[error("busy")]
-    Busy(Busy),
+    Busy(Limited),
     /// The work panicked, or the runtime is shutting down.
     #[error("blocking task failed: {0}")]
     Failed(String),
@@ -231,7 +226,7 @@ impl BlockingGate {
                         (n < self.queue).then_some(n + 1)
                     });
                 if queued.is_err() {
-                    return Err(GateError::Busy(Busy {
+                    return Err(GateError::Busy(Limited {
                         retry_after: self.retry_after,
                     }));
                 }

@@ -429,16 +429,16 @@ struct Activity {
 
 /// Marks a request in flight on its connection until the response is ready (or the request
 /// is dropped).
-struct Busy(Arc<watch::Sender<Activity>>);
+struct InFlight(Arc<watch::Sender<Activity>>);
 
-impl Busy {
-    fn begin(activity: &Arc<watch::Sender<Activity>>) -> Busy {
+impl InFlight {
+    fn begin(activity: &Arc<watch::Sender<Activity>>) -> InFlight {
         activity.send_modify(|a| a.in_flight += 1);
-        Busy(activity.clone())
+        InFlight(activity.clone())
     }
 }
 
-impl Drop for Busy {
+impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.send_modify(|a| {
             a.in_flight = a.in_flight.saturating_sub(1);
@@ -465,11 +465,11 @@ async fn serve_connection(
         move |mut request: axum::http::Request<hyper::body::Incoming>| {
             // Handlers read the client address from here, as with `into_make_service_with_connect_info`.
             request.extensions_mut().insert(ConnectInfo(remote));
-            let busy = Busy::begin(&activity);
+            let in_flight = InFlight::begin(&activity);
             let app = app.clone();
             async move {
                 let response = app.oneshot(request).await;
-                drop(busy);
+                drop(in_flight);
                 response
             }
         }

@@ -1,6 +1,6 @@
 //! The database: `DATABASE_URL`, `DATABASE_MAX_CONNECTIONS`, `AUTO_MIGRATE`.
 
-use super::parse::{parse_bool, parse_or};
+use super::parse::{at_least_one, parse_bool, parse_or};
 use super::{ConfigError, Lookup, bad};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/oes.db";
@@ -27,15 +27,15 @@ impl DatabaseConfig {
                 "must start with sqlite:, postgres:// or postgresql://",
             ));
         }
-        let max_connections = parse_or(
+        let max_connections = at_least_one(
             "DATABASE_MAX_CONNECTIONS",
-            get("DATABASE_MAX_CONNECTIONS"),
-            Some(20),
-            "a positive number",
+            parse_or(
+                "DATABASE_MAX_CONNECTIONS",
+                get("DATABASE_MAX_CONNECTIONS"),
+                Some(20),
+                "a positive number",
+            )?,
         )?;
-        if max_connections == 0 {
-            return Err(bad("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
-        }
         Ok(DatabaseConfig {
             url,
             max_connections,

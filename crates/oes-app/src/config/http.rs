@@ -5,21 +5,18 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use super::parse::{parse_or, secs};
-use super::{ConfigError, Lookup, bad};
+use super::parse::{at_least_one, parse_or, secs};
+use super::{ConfigError, Lookup};
 
-/// A timeout of zero would close every connection at once, so it is refused rather than read
-/// as "no timeout" (which would bring back the unbounded connections these limits exist for).
+/// A connection timeout of zero would close every connection at once, so it is refused rather
+/// than read as "no timeout" (which would bring back the unbounded connections these limits
+/// exist for).
 fn positive_secs(
     var: &'static str,
     raw: Option<String>,
     default: u64,
 ) -> Result<Duration, ConfigError> {
-    let value = secs(var, raw, default)?;
-    if value.is_zero() {
-        return Err(bad(var, "must be at least 1"));
-    }
-    Ok(value)
+    at_least_one(var, secs(var, raw, default)?)
 }
 
 #[derive(Debug, Clone)]
@@ -62,15 +59,15 @@ impl HttpConfig {
                 get("HTTP_IDLE_TIMEOUT_SECS"),
                 60,
             )?,
-            max_connections: match parse_or(
+            max_connections: at_least_one(
                 "HTTP_MAX_CONNECTIONS",
-                get("HTTP_MAX_CONNECTIONS"),
-                Some(10_000u32),
-                "a connection count",
-            )? {
-                0 => return Err(bad("HTTP_MAX_CONNECTIONS", "must be at least 1")),
-                n => n,
-            },
+                parse_or(
+                    "HTTP_MAX_CONNECTIONS",
+                    get("HTTP_MAX_CONNECTIONS"),
+                    Some(10_000u32),
+                    "a connection count",
+                )?,
+            )?,
         })
     }
 }

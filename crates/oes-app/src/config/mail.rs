@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::parse::{millis, parse_or};
+use super::parse::{at_least_one, millis, parse_or};
 use super::{ConfigError, Lookup, bad};
 
 #[derive(Debug, Clone)]
@@ -68,12 +68,8 @@ impl MailConfig {
                 "JOB_LOCK_MS and JOB_STALLED_INTERVAL_MS must be positive",
             ));
         }
-        if mail.email_attempts == 0 {
-            return Err(bad("EMAIL_ATTEMPTS", "must be at least 1"));
-        }
-        if mail.email_concurrency == 0 {
-            return Err(bad("EMAIL_CONCURRENCY", "must be at least 1"));
-        }
+        at_least_one("EMAIL_ATTEMPTS", mail.email_attempts)?;
+        at_least_one("EMAIL_CONCURRENCY", mail.email_concurrency)?;
         Ok(mail)
     }
 }

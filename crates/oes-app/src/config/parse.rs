@@ -36,6 +36,18 @@ pub(super) fn millis(
     parse_or(var, raw, Some(default), "a number of milliseconds").map(Duration::from_millis)
 }
 
+/// `value` unless it is zero (a count or a duration): zero would mean "nothing" or "at once"
+/// where the setting exists to bound something, so it is refused.
+pub(super) fn at_least_one<T: Default + PartialEq>(
+    var: &'static str,
+    value: T,
+) -> Result<T, ConfigError> {
+    if value == T::default() {
+        return Err(bad(var, "must be at least 1"));
+    }
+    Ok(value)
+}
+
 pub(super) fn parse_bool(
     var: &'static str,
     raw: Option<String>,

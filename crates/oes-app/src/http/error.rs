@@ -170,7 +170,7 @@ impl From<AccountError> for ApiError {
                     "busy",
                     "the server is busy checking passwords; try again shortly",
                 );
-                error.retry_after = Some(busy.retry_after.as_secs().max(1));
+                error.retry_after = Some(busy.retry_after_secs());
                 error
             }
             e @ (AccountError::Db(_)

@@ -122,16 +122,13 @@ pub(crate) async fn enqueue_scoring(jobs: &JobRuntime, attempt: AttemptId) {
 /// The student's attempts, through the cache (`user:{id}:exams`).
 pub async fn my_attempts(state: &AppState, user: UserId) -> Result<Vec<AttemptRow>, ExamError> {
     let db = state.db.clone();
+    let cached = entry::user_exams(user);
     Ok(state
         .cache
-        .get_or_set(
-            &entry::user_exams(user).key,
-            entry::user_exams(user).ttl,
-            || async move {
-                let mut conn = db.pool().acquire().await?;
-                store::of_user(&mut conn, user).await
-            },
-        )
+        .get_or_set(&cached.key, cached.ttl, || async move {
+            let mut conn = db.pool().acquire().await?;
+            store::of_user(&mut conn, user).await
+        })
         .await?)
 }
 

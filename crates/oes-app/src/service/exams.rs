@@ -367,9 +367,10 @@ pub async fn list_admin(state: &AppState) -> Result<Vec<(ExamRow, Vec<SlotView>)
 /// Callers still check the state they need.
 pub async fn cached_exam(state: &AppState, id: ExamId) -> Result<Option<ExamRow>, ExamError> {
     let db = state.db.clone();
+    let cached = entry::exam(id);
     Ok(state
         .cache
-        .get_or_set_opt(&entry::exam(id).key, entry::exam(id).ttl, || async move {
+        .get_or_set_opt(&cached.key, cached.ttl, || async move {
             let mut conn = db.pool().acquire().await?;
             // Only what students may see is cached: a draft reads as "no such exam" here
             // (the original cached drafts for anyone who asked, defect C9).
@@ -385,16 +386,13 @@ pub async fn cached_exam(state: &AppState, id: ExamId) -> Result<Option<ExamRow>
 /// Published exams, through the cache (`exams:all`).
 pub async fn published(state: &AppState) -> Result<Vec<ExamRow>, ExamError> {
     let db = state.db.clone();
+    let cached = entry::exams_all();
     Ok(state
         .cache
-        .get_or_set(
-            &entry::exams_all().key,
-            entry::exams_all().ttl,
-            || async move {
-                let mut conn = db.pool().acquire().await?;
-                store::list_published(&mut conn).await
-            },
-        )
+        .get_or_set(&cached.key, cached.ttl, || async move {
+            let mut conn = db.pool().acquire().await?;
+            store::list_published(&mut conn).await
+        })
         .await?)
 }
 
@@ -445,11 +443,12 @@ pub struct PaperQuestion {
 /// must have checked that the exam is published and that the caller may see it.
 pub async fn paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuestion>>, ExamError> {
     let db = state.db.clone();
+    let cached = entry::paper(id);
     let stats = state.exam_stats.clone();
     // Cached as an `Arc`, so an in-memory hit hands out a pointer rather than a copy of the paper.
     let paper: Arc<Vec<PaperQuestion>> = state
         .cache
-        .get_or_set(&entry::paper(id).key, entry::paper(id).ttl, || async move {
+        .get_or_set(&cached.key, cached.ttl, || async move {
             stats.paper_loads.fetch_add(1, Ordering::Relaxed);
             let mut conn = db.pool().acquire().await?;
             let slots = slot_views(&mut conn, id).await?;

@@ -39,16 +39,13 @@ pub async fn list(
 
 pub async fn get(state: &AppState, id: QuestionId) -> Result<Question, ExamError> {
     let db = state.db.clone();
+    let cached = entry::question(id);
     state
         .cache
-        .get_or_set_opt(
-            &entry::question(id).key,
-            entry::question(id).ttl,
-            || async move {
-                let mut conn = db.pool().acquire().await?;
-                store::get(&mut conn, id).await
-            },
-        )
+        .get_or_set_opt(&cached.key, cached.ttl, || async move {
+            let mut conn = db.pool().acquire().await?;
+            store::get(&mut conn, id).await
+        })
         .await?
         .ok_or(ExamError::NotFound("question not found"))
 }

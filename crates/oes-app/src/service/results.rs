@@ -245,13 +245,12 @@ pub async fn analysis(
     let (exam, attempt) = released_attempt(state, user, exam_id).await?;
     let db = state.db.clone();
     let attempt_id = attempt.id;
+    let cached = entry::result(attempt_id);
     let built: Option<Analysis> = state
         .cache
-        .get_or_set_opt(
-            &entry::result(attempt_id).key,
-            entry::result(attempt_id).ttl,
-            || async move { build_analysis(&db, &exam, attempt_id).await },
-        )
+        .get_or_set_opt(&cached.key, cached.ttl, || async move {
+            build_analysis(&db, &exam, attempt_id).await
+        })
         .await?;
     Ok(match built {
         Some(a) => Outcome::Ready(a),

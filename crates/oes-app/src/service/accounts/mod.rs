@@ -37,7 +37,7 @@ use crate::domain::accounts::{
 };
 use crate::domain::ids::{SessionId, UserId};
 use crate::email::{EmailError, EmailMessage};
-use crate::rate_limit::{BlockingGate, Busy, GateError, Limited};
+use crate::rate_limit::{BlockingGate, GateError, Limited};
 use crate::state::AppState;
 use crate::store::tokens::{self, Purpose};
 use crate::store::{profiles, sessions, users};
@@ -75,7 +75,7 @@ pub enum AccountError {
     RateLimited(Limited),
     /// Every password-hashing slot is busy and the queue behind them is full.
     #[error("busy; try again shortly")]
-    Busy(Busy),
+    Busy(Limited),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("email: {0}")]
@@ -202,14 +202,26 @@ pub async fn create_user(
     let hash = tokio::task::spawn_blocking(move || hash_now(&owned, HashCost::default()))
         .await
         .map_err(|e| AccountError::Hash(e.to_string()))??;
+    insert_account(db, &email, &full_name, &hash, role, verified).await
+}
+
+/// Stores a validated account; `EmailTaken` when the address is registered already.
+async fn insert_account(
+    db: &Db,
+    email: &Email,
+    full_name: &str,
+    password_hash: &str,
+    role: Role,
+    verified: bool,
+) -> Result<UserId, AccountError> {
     let id = UserId::new();
     let mut conn = db.pool().acquire().await?;
     if !users::insert(
         &mut conn,
         id,
         email.as_str(),
-        &full_name,
-        &hash,
+        full_name,
+        password_hash,
         role,
         verified,
     )
@@ -230,13 +242,8 @@ pub async fn create_passwordless_user(
 ) -> Result<UserId, AccountError> {
     let email = Email::parse(email)?;
     let full_name = check_full_name(full_name)?;
-    let id = UserId::new();
-    let mut conn = db.pool().acquire().await?;
     // "!" is no PHC string, so every password check against it fails.
-    if !users::insert(&mut conn, id, email.as_str(), &full_name, "!", role, true).await? {
-        return Err(AccountError::EmailTaken);
-    }
-    Ok(id)
+    insert_account(db, &email, &full_name, "!", role, true).await
 }
 
 /// The id and role of the account with this email, if there is one.
