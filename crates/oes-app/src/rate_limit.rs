@@ -281,9 +281,11 @@ impl BlockingGate {
         };
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Work = Box::new(move || {
-            let _permit = permit;
             // A panic must not take the thread with it: the gate would lose a worker for good.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            // Freed before the caller hears of the result, so a caller that goes on to its next
+            // piece of work finds the slot free, as when the work ran on a joined task.
+            drop(permit);
             let _ = done.send(outcome);
         });
         self.workers
