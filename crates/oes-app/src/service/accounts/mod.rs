@@ -22,7 +22,6 @@ pub use registration::*;
 
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use hmac::{Hmac, Mac};
 use rand::RngCore;
@@ -105,23 +104,92 @@ impl From<Limited> for AccountError {
     }
 }
 
-fn argon2(cost: HashCost) -> Result<Argon2<'static>, AccountError> {
-    let params = Params::new(cost.memory_kib, cost.iterations, 1, None)
-        .map_err(|e| AccountError::Hash(e.to_string()))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+/// The most working memory a stored hash may ask of a verification (1 GiB): a hash imported
+/// or tampered with must not make one login allocate without bound.
+const MAX_VERIFY_MEMORY_KIB: u32 = 1024 * 1024;
+
+thread_local! {
+    /// argon2's working memory (19 MiB at the default cost), kept by each thread that hashes
+    /// and reused by its next hash. Allocating and freeing it per hash left glibc holding
+    /// freed blocks it could not reuse: a 1,000-login storm on two hashing threads grew the
+    /// process by some 250 MB that never came back. Reused, the cost is one block per
+    /// hashing thread, whatever the storm. Every pass of argon2 writes each block before it
+    /// reads it, so what a previous hash left in the memory does not matter.
+    static WORKING_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Runs argon2 with this thread's working memory, grown to the size `params` need.
+fn with_working_memory<T>(
+    params: &Params,
+    hash: impl FnOnce(&mut [argon2::Block]) -> T,
+) -> T {
+    WORKING_MEMORY.with_borrow_mut(|memory| {
+        let blocks = params.block_count();
+        if memory.len() < blocks {
+            // Exactly the size asked for, not doubled as `resize` on a grown Vec might be.
+            *memory = vec![argon2::Block::default(); blocks];
+        }
+        hash(&mut memory[..blocks])
+    })
+}
+
+fn hash_err(e: impl std::fmt::Display) -> AccountError {
+    AccountError::Hash(e.to_string())
+}
+
+/// A PHC string (`$argon2id$v=19$m=…,t=…,p=1$salt$hash`) for `password` at `cost`.
 fn hash_now(password: &str, cost: HashCost) -> Result<String, AccountError> {
-    argon2(cost)?
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| AccountError::Hash(e.to_string()))
+    use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+    let params = Params::new(cost.memory_kib, cost.iterations, 1, None).map_err(hash_err)?;
+    let mut salt = [0u8; argon2::RECOMMENDED_SALT_LEN];
+    rand::rng().fill_bytes(&mut salt);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    with_working_memory(&params, |memory| {
+        hasher.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
+    })
+    .map_err(hash_err)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(hash_err)?,
+        salt: Some(Salt::new(&salt).map_err(hash_err)?),
+        hash: Some(Output::new(&out).map_err(hash_err)?),
+    };
+    Ok(phc.to_string())
 }
 
-/// An unreadable hash counts as a mismatch.
-fn verify_now(password: &str, hash: &str) -> Result<bool, AccountError> {
-    let hasher = argon2(HashCost::default())?;
-    Ok(PasswordVerifier::<str>::verify_password(&hasher, password.as_bytes(), hash).is_ok())
+/// Whether `password` gives the stored PHC string's hash, with the string's own parameters.
+/// An unreadable hash (or one that asks for more than [`MAX_VERIFY_MEMORY_KIB`]) counts as a
+/// mismatch.
+fn verify_now(password: &str, stored: &str) -> Result<bool, AccountError> {
+    use argon2::password_hash::phc::PasswordHash;
+    let Ok(phc) = PasswordHash::new(stored) else {
+        return Ok(false);
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(phc.algorithm.as_str()),
+        Params::try_from(&phc),
+        phc.salt.as_ref(),
+        phc.hash.as_ref(),
+    ) else {
+        return Ok(false);
+    };
+    let version = match phc.version.map(Version::try_from) {
+        None => Version::V0x13,
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return Ok(false),
+    };
+    if params.m_cost() > MAX_VERIFY_MEMORY_KIB {
+        return Ok(false);
+    }
+    let mut out = vec![0u8; expected.len()];
+    let hasher = Argon2::new(algorithm, version, params.clone());
+    let computed = with_working_memory(&params, |memory| {
+        hasher.hash_password_into_with_memory(password.as_bytes(), salt.as_ref(), &mut out, memory)
+    });
+    Ok(computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes())))
 }
 
 impl From<GateError> for AccountError {
@@ -419,6 +487,50 @@ mod tests {
             reset_code_hash("s", a, "123456"),
             reset_code_hash("s", b, "123456")
         );
+    }
+
+    #[test]
+    fn hashes_match_the_crates_own_argon2id_both_ways_even_in_reused_memory() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let cost = HashCost {
+            memory_kib: 256,
+            iterations: 2,
+        };
+        let params = Params::new(cost.memory_kib, cost.iterations, 1, None).expect("params");
+        let reference = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        // Dirty the working memory with another password's hash first.
+        let ours = hash_now("the first one 1", cost).expect("hash");
+        let ours = [ours, hash_now("letters4ever", cost).expect("hash")];
+        assert!(
+            reference
+                .verify_password(b"letters4ever", ours[1].as_str())
+                .is_ok(),
+            "the crate verifies ours: {}",
+            ours[1]
+        );
+        let theirs = reference
+            .hash_password(b"letters4ever")
+            .expect("reference hash")
+            .to_string();
+        assert!(verify_now("letters4ever", &theirs).expect("verify"));
+        assert!(!verify_now("letters5ever", &theirs).expect("verify"));
+        assert!(!verify_now("the first one 1", &ours[1]).expect("verify"));
+        // A smaller cost after a larger one reuses the front of the memory.
+        let small = HashCost {
+            memory_kib: 64,
+            iterations: 1,
+        };
+        let hash = hash_now("letters4ever", small).expect("hash");
+        assert!(verify_now("letters4ever", &hash).expect("verify"));
+        assert!(reference.verify_password(b"letters4ever", hash.as_str()).is_ok());
+    }
+
+    #[test]
+    fn a_stored_hash_asking_for_huge_memory_is_a_mismatch_not_an_allocation() {
+        let huge = "$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$\
+                    ZGVhZGJlZWZkZWFkYmVlZmRlYWRiZWVmZGVhZGJlZWY";
+        assert!(!verify_now("anything", huge).expect("verify"));
+        assert!(!verify_now("anything", "$2b$10$bcryptbcryptbcryptbcrypt").expect("verify"));
     }
 
     #[tokio::test]
