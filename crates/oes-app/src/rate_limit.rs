@@ -60,6 +60,23 @@ impl RateLimiter {
         }
     }
 
+    /// Counts one hit on each key, in order, each against its own maximum; refuses at the first
+    /// key whose window is full, taking back the hits already counted on the keys before it, so
+    /// a refused request uses up no budget it was not granted (a guess refused for one address
+    /// must not eat into the account's budget for every address).
+    pub async fn hit_all(&self, hits: &[(&str, u64)], window: Duration) -> Result<(), Limited> {
+        for (done, (key, max)) in hits.iter().enumerate() {
+            if let Err(limited) = self.hit(key, *max, window).await {
+                self.undo(key).await;
+                for (earlier, _) in &hits[..done] {
+                    self.undo(earlier).await;
+                }
+                return Err(limited);
+            }
+        }
+        Ok(())
+    }
+
     /// Takes back one hit on `key` (an attempt counted up front that was never evaluated). A
     /// window that has ended meanwhile is left alone rather than started below zero.
     pub async fn undo(&self, key: &str) {
@@ -325,6 +342,31 @@ mod tests {
             limiter.reset("k").await;
         }
         redis.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_hit_all_takes_back_what_it_counted_before_the_full_key() {
+        let limiter = RateLimiter::new(RedisLink::disabled(), "t:");
+        let window = Duration::from_secs(30);
+        limiter.hit("narrow", 1, window).await.expect("fills narrow");
+        for _ in 0..3 {
+            let refused = limiter
+                .hit_all(&[("wide", 2), ("narrow", 1)], window)
+                .await;
+            assert!(refused.is_err(), "narrow is full");
+        }
+        // Three refusals later, `wide` still has both its places and `narrow` holds its one.
+        limiter
+            .hit_all(&[("wide", 2)], window)
+            .await
+            .expect("first place");
+        limiter
+            .hit_all(&[("wide", 2)], window)
+            .await
+            .expect("second place");
+        assert!(limiter.hit_all(&[("wide", 2)], window).await.is_err());
+        limiter.reset("narrow").await;
+        limiter.hit("narrow", 1, window).await.expect("after reset");
     }
 
     #[tokio::test]

@@ -30,10 +30,19 @@ pub struct AccountsConfig {
     /// (a staging or development deployment on https must not leak the session over plain http).
     pub secure_cookie: bool,
     pub rate_limit_window: Duration,
-    /// Requests per client address, per action, per window.
+    /// Requests per client address, per action, per window (signup, resend, forgot, reset;
+    /// login counts failures instead, under `login_failures_per_ip`).
     pub rate_limit_per_ip: u64,
-    /// Requests (failed logins, for login) per account, per action, per window.
+    /// Requests (failed logins, for login) per account from one client address, or from one
+    /// device that signed in to the account before, per action, per window.
     pub rate_limit_per_account: u64,
+    /// Requests (failed logins, for login) per account from all addresses together, per action,
+    /// per window: what a guesser with many addresses gets. Devices that signed in to the
+    /// account before are not held by it.
+    pub rate_limit_account_ceiling: u64,
+    /// Failed logins per client address, for all accounts together, per window. Successful
+    /// logins are not counted: a campus behind one address signs in hundreds of students.
+    pub login_failures_per_ip: u64,
     pub verify_link_ttl: Duration,
     pub reset_code_ttl: Duration,
     pub email_change_ttl: Duration,
@@ -160,7 +169,8 @@ impl AccountsConfig {
     /// (default: the number of cores), PASSWORD_HASH_QUEUE (default: 64 per slot), SESSION_TTL_HOURS,
     /// ALLOWED_ORIGINS (comma-separated origins), TRUST_PROXY_HEADERS, TRUSTED_PROXIES
     /// (comma-separated networks; only with TRUST_PROXY_HEADERS), RATE_LIMIT_WINDOW_SECS,
-    /// RATE_LIMIT_PER_IP and RATE_LIMIT_PER_ACCOUNT.
+    /// RATE_LIMIT_PER_IP, RATE_LIMIT_PER_ACCOUNT, RATE_LIMIT_ACCOUNT_CEILING (at least the
+    /// per-account limit) and LOGIN_FAILURES_PER_IP.
     pub fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
         app_base_url: &Url,
@@ -246,6 +256,15 @@ impl AccountsConfig {
                 nets
             }
         };
+        let rate_limit_per_ip: u64 = num(get, "RATE_LIMIT_PER_IP", 200, 1)?;
+        let rate_limit_per_account: u64 = num(get, "RATE_LIMIT_PER_ACCOUNT", 5, 1)?;
+        // At least the per-address limit, so one address alone never meets the ceiling first.
+        let rate_limit_account_ceiling = num(
+            get,
+            "RATE_LIMIT_ACCOUNT_CEILING",
+            rate_limit_per_account.saturating_mul(4).max(20),
+            rate_limit_per_account,
+        )?;
         let mut allowed_origins = vec![app_base_url.origin().ascii_serialization()];
         for raw in get("ALLOWED_ORIGINS")
             .unwrap_or_default()
@@ -278,8 +297,10 @@ impl AccountsConfig {
             trusted_proxies,
             secure_cookie: env == AppEnv::Production || app_base_url.scheme() == "https",
             rate_limit_window: Duration::from_secs(num(get, "RATE_LIMIT_WINDOW_SECS", 900, 1)?),
-            rate_limit_per_ip: num(get, "RATE_LIMIT_PER_IP", 30, 1)?,
-            rate_limit_per_account: num(get, "RATE_LIMIT_PER_ACCOUNT", 5, 1)?,
+            rate_limit_per_ip,
+            rate_limit_per_account,
+            rate_limit_account_ceiling,
+            login_failures_per_ip: num(get, "LOGIN_FAILURES_PER_IP", 300, 1)?,
             verify_link_ttl: Duration::from_secs(u64::from(VERIFY_LINK_HOURS) * 3600),
             reset_code_ttl: Duration::from_secs(u64::from(RESET_CODE_MINUTES) * 60),
             email_change_ttl: Duration::from_secs(u64::from(VERIFY_LINK_HOURS) * 3600),
@@ -344,6 +365,7 @@ mod tests {
         for (var, value) in [
             ("PASSWORD_HASH_MEMORY_KIB", "4"),
             ("RATE_LIMIT_PER_ACCOUNT", "0"),
+            ("LOGIN_FAILURES_PER_IP", "0"),
             ("PASSWORD_HASH_CONCURRENCY", "0"),
             ("PASSWORD_HASH_QUEUE", "-1"),
             ("TRUST_PROXY_HEADERS", "maybe"),
@@ -351,6 +373,29 @@ mod tests {
         ] {
             assert_eq!(config(&[(var, value)]).expect_err(var).var, var);
         }
+    }
+
+    #[test]
+    fn the_account_ceiling_defaults_above_the_per_address_limit_and_never_below_it() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(
+            (c.rate_limit_per_account, c.rate_limit_account_ceiling),
+            (5, 20)
+        );
+        let c = config(&[("RATE_LIMIT_PER_ACCOUNT", "10")]).expect("valid");
+        assert_eq!(c.rate_limit_account_ceiling, 40);
+        let c = config(&[
+            ("RATE_LIMIT_PER_ACCOUNT", "10"),
+            ("RATE_LIMIT_ACCOUNT_CEILING", "10"),
+        ])
+        .expect("equal is valid");
+        assert_eq!(c.rate_limit_account_ceiling, 10);
+        let e = config(&[
+            ("RATE_LIMIT_PER_ACCOUNT", "10"),
+            ("RATE_LIMIT_ACCOUNT_CEILING", "9"),
+        ])
+        .expect_err("below the per-address limit");
+        assert_eq!(e.var, "RATE_LIMIT_ACCOUNT_CEILING");
     }
 
     fn nets(list: &str) -> Vec<ProxyNet> {

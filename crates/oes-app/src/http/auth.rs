@@ -17,7 +17,8 @@ use crate::http::body::{MessageBody, SuccessMessage};
 use crate::http::error::ErrorBody;
 use crate::http::openapi::{JsonBodyErrors, Unauthenticated};
 use crate::http::session::{
-    ClientMeta, TokenSource, check_origin, clear_session_cookie, session_cookie, session_token,
+    ClientMeta, TokenSource, check_origin, clear_session_cookie, device_cookie, device_token,
+    session_cookie, session_token,
 };
 use crate::http::{ApiError, ApiJson, CurrentUser};
 use crate::service::accounts::{self, AccountError, ResetInput, SignupInput, Verified};
@@ -120,20 +121,23 @@ pub(crate) struct LoginUser {
 }
 
 /// Starts a session: sets the HttpOnly `accessToken` cookie and returns the same token for
-/// non-browser clients (Bearer).
+/// non-browser clients (Bearer). Also sets `oesDevice`, sent back only to this route: a client
+/// that holds it for the account may still sign in while the account is locked after failures
+/// from elsewhere.
 #[utoipa::path(post, path = "/api/auth/login", operation_id = "login", tag = "auth", request_body = LoginBody,
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 400, description = "Missing email or password, or malformed JSON", body = ErrorBody),
         (status = 401, description = "Invalid email or password (one answer for both)", body = ErrorBody),
         (status = 403, description = "Email not verified", body = ErrorBody),
-        (status = 429, description = "Rate limited or account locked after failures; see Retry-After", body = ErrorBody),
+        (status = 429, description = "Too many failed logins for this account from this address or device, for this account from everywhere (devices that signed in before are exempt), or from this address; see Retry-After", body = ErrorBody),
         (status = 503, description = "Busy: every password-hashing slot and its queue are taken; see Retry-After", body = ErrorBody),
         JsonBodyErrors,
     ))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     ClientMeta(client): ClientMeta,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response, ApiError> {
     if body.email.trim().is_empty() || body.password.is_empty() {
@@ -143,8 +147,17 @@ pub(crate) async fn login(
             "email and password are required",
         ));
     }
-    let logged_in = accounts::login(&state, &client, &body.email, &body.password).await?;
+    let device = device_token(&headers);
+    let logged_in = accounts::login(
+        &state,
+        &client,
+        &body.email,
+        &body.password,
+        device.as_deref(),
+    )
+    .await?;
     let cookie = session_cookie(&logged_in.token, &state.config.accounts);
+    let device = device_cookie(&logged_in.device, &state.config.accounts);
     let user = logged_in.user;
     let body = Json(LoginResponse {
         message: "Login successful",
@@ -156,7 +169,10 @@ pub(crate) async fn login(
         },
         access_token: logged_in.token,
     });
-    Ok(with_cookie(body.into_response(), &cookie))
+    Ok(with_cookie(
+        with_cookie(body.into_response(), &cookie),
+        &device,
+    ))
 }
 
 /// Ends the presented session (if any) and clears the cookie. A cookie-borne logout from a

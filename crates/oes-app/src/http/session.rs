@@ -13,6 +13,10 @@
 //! APP_BASE_URL's origin or one in ALLOWED_ORIGINS). A request with neither header is not from a
 //! browser form or script (browsers send Origin on every cross-site write) and is let through.
 //! Bearer-authenticated requests are exempt: a browser never adds that header by itself.
+//!
+//! A successful login also sets the `oesDevice` cookie, sent back only to the login route: it
+//! marks the browser as one that signed in to that account before, which the login limits let
+//! through while the account is locked for everyone else (`service::accounts`'s lockout).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -145,6 +149,23 @@ pub fn session_cookie(token: &str, config: &AccountsConfig) -> String {
     format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         config.session_ttl.as_secs(),
+        if config.secure_cookie { "; Secure" } else { "" }
+    )
+}
+
+/// The device token the client holds (see `service::accounts`'s lockout), if any.
+pub fn device_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, accounts::DEVICE_COOKIE).filter(|t| t.len() <= 256)
+}
+
+/// The `Set-Cookie` value that stores a device token: sent back only to the login route, where
+/// it lets this client sign in to its account while the account is locked for others.
+pub fn device_cookie(token: &str, config: &AccountsConfig) -> String {
+    format!(
+        "{}={token}; Path={}; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        accounts::DEVICE_COOKIE,
+        accounts::DEVICE_COOKIE_PATH,
+        accounts::DEVICE_COOKIE_MAX_AGE.as_secs(),
         if config.secure_cookie { "; Secure" } else { "" }
     )
 }

@@ -12,10 +12,12 @@
 //! Answers never tell whether an email is registered: signup, resend and forgot answer the same
 //! whatever the address, and login has one generic failure.
 
+mod lockout;
 mod passwords;
 mod profile;
 mod registration;
 
+pub use lockout::{DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, DEVICE_COOKIE_PATH};
 pub use passwords::*;
 pub use profile::*;
 pub use registration::*;
@@ -383,7 +385,6 @@ impl Client {
 /// The rate-limited actions; each has its own counters.
 #[derive(Debug, Clone, Copy)]
 enum Action {
-    Login,
     Signup,
     Resend,
     Forgot,
@@ -395,7 +396,6 @@ enum Action {
 impl Action {
     fn name(self) -> &'static str {
         match self {
-            Action::Login => "login",
             Action::Signup => "signup",
             Action::Resend => "resend",
             Action::Forgot => "forgot",
@@ -406,7 +406,10 @@ impl Action {
     }
 }
 
-/// Counts a request against the client address and, when given, the account.
+/// Counts a request against the client address and, when given, the account: from this
+/// address, and from all addresses under the higher ceiling. An account's budget is per
+/// address first so that requests from elsewhere cannot use up its owner's (five forgot-password
+/// requests from an attacker must not refuse the student's own).
 async fn limit(
     state: &AppState,
     action: Action,
@@ -414,25 +417,24 @@ async fn limit(
     account: Option<&str>,
 ) -> Result<(), AccountError> {
     let cfg = &state.config.accounts;
-    let window = cfg.rate_limit_window;
+    let name = action.name();
+    let ip = client.ip_key();
+    let address = format!("{name}:ip:{ip}");
+    let mut hits = vec![(address.as_str(), cfg.rate_limit_per_ip)];
+    let per_account = account.map(|account| {
+        (
+            format!("{name}:acct:{account}:ip:{ip}"),
+            format!("{name}:acct:{account}"),
+        )
+    });
+    if let Some((from_here, everywhere)) = &per_account {
+        hits.push((from_here, cfg.rate_limit_per_account));
+        hits.push((everywhere, cfg.rate_limit_account_ceiling));
+    }
     state
         .rate_limiter
-        .hit(
-            &format!("{}:ip:{}", action.name(), client.ip_key()),
-            cfg.rate_limit_per_ip,
-            window,
-        )
+        .hit_all(&hits, cfg.rate_limit_window)
         .await?;
-    if let Some(account) = account {
-        state
-            .rate_limiter
-            .hit(
-                &format!("{}:acct:{account}", action.name()),
-                cfg.rate_limit_per_account,
-                window,
-            )
-            .await?;
-    }
     Ok(())
 }
 

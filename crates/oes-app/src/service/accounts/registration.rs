@@ -82,46 +82,44 @@ pub async fn signup(
     Ok(())
 }
 
-/// A successful login: the session token (for the cookie, and for Bearer clients) and the user.
+/// A successful login: the session token (for the cookie, and for Bearer clients), the user,
+/// and the device token that marks this client as one that signed in to the account (see
+/// [`lockout`](super::lockout)).
 #[derive(Debug)]
 pub struct LoggedIn {
     pub token: String,
     pub user: users::UserRow,
+    pub device: String,
 }
 
+/// Checks the password within the login limits and starts a session. `device` is the device
+/// token the client presented, if any.
 pub async fn login(
     state: &AppState,
     client: &Client,
     email: &str,
     password: &str,
+    device: Option<&str>,
 ) -> Result<LoggedIn, AccountError> {
     let cfg = &state.config.accounts;
     let email = Email::parse(email).map_err(|_| AccountError::BadCredentials)?;
-    let failures_key = format!("login-fail:{email}");
-    limit(state, Action::Login, client, None).await?;
-    // Brute-force lockout. The attempt takes its place in the window before the password is
-    // tried, so concurrent guesses cannot all pass a check made before any of them failed: no
-    // more than the limit are evaluated per window, and past it even the right password is
-    // refused until the window ends.
-    state
-        .rate_limiter
-        .hit(
-            &failures_key,
-            cfg.rate_limit_per_account,
-            cfg.rate_limit_window,
-        )
-        .await?;
+    let attempt = lockout::reserve(state, client, &email, device).await?;
     let user = match password_matches(state, email.as_str(), password).await {
         Ok(Some(user)) => user,
-        // The failure stays counted.
-        Ok(None) => return Err(AccountError::BadCredentials),
+        Ok(None) => {
+            attempt.failed();
+            return Err(AccountError::BadCredentials);
+        }
         Err(e) => {
-            // Never evaluated (hashing busy, database down): not a failure of this account.
-            state.rate_limiter.undo(&failures_key).await;
+            attempt.not_evaluated(state).await;
             return Err(e);
         }
     };
-    state.rate_limiter.reset(&failures_key).await;
+    let device = attempt
+        .device
+        .clone()
+        .unwrap_or_else(|| lockout::new_device_token(secret(state), &email));
+    attempt.succeeded(state).await;
     if !user.email_verified {
         return Err(AccountError::NotVerified);
     }
@@ -136,7 +134,11 @@ pub async fn login(
         client.user_agent.as_deref(),
     )
     .await?;
-    Ok(LoggedIn { token, user })
+    Ok(LoggedIn {
+        token,
+        user,
+        device,
+    })
 }
 
 /// The account when the password opens it.

@@ -4,6 +4,7 @@
 mod auth;
 mod hashing;
 mod limits;
+mod lockout;
 mod profile;
 mod reset;
 

@@ -166,6 +166,8 @@ impl TestAppBuilder {
     pub fn without_rate_limits(self) -> Self {
         self.var("RATE_LIMIT_PER_IP", "1000000")
             .var("RATE_LIMIT_PER_ACCOUNT", "1000000")
+            .var("RATE_LIMIT_ACCOUNT_CEILING", "1000000")
+            .var("LOGIN_FAILURES_PER_IP", "1000000")
     }
 
     /// A verified account with [`PASSWORD`], created through the service once the server runs.
