@@ -8,6 +8,7 @@
 //! ([`support::in_own_process`]).
 
 mod accounts;
+mod authz;
 mod connections;
 mod email;
 mod exams;
