@@ -6,6 +6,9 @@
 //!   through live and its grace period to ended, a draft beside it (and an id of no exam), and
 //!   students who own attempts at it. Cells that use something up (a session, an attempt, a
 //!   draft) get their own.
+//! - [`completeness`] fails when a route or a documented operation has no row, when the
+//!   OpenAPI document's security disagrees with the matrix's anonymous column, or when the
+//!   matrix expects a status the document does not list.
 //!
 //! Callers: anonymous; the owner of an open attempt at the exam; the owner of a submitted one;
 //! another student (no attempt at it); an administrator; and two that must fare like anonymous
@@ -14,6 +17,7 @@
 //! cookie sessions. Every cell is asked before the verdict, and every wrong one is printed in
 //! one table.
 
+mod completeness;
 mod matrix;
 mod world;
 
@@ -88,6 +92,18 @@ pub enum Column {
     Phase(Phase),
     Draft,
     Unknown,
+}
+
+impl Column {
+    /// The columns of a route on an exam, in the order they are asked.
+    pub const ON_EXAM: [Column; 6] = [
+        Column::Phase(Phase::BeforeStart),
+        Column::Draft,
+        Column::Unknown,
+        Column::Phase(Phase::Live),
+        Column::Phase(Phase::Grace),
+        Column::Phase(Phase::Ended),
+    ];
 }
 
 impl fmt::Display for Column {
