@@ -215,9 +215,19 @@ pub struct BlockingGate {
 /// One piece of work for the gate's threads; it reports its own result.
 type Work = Box<dyn FnOnce() + Send>;
 
+/// What each of a gate's threads runs once it has waited `after` for work since its last piece:
+/// letting go of what the work keeps between runs (a hashing thread's working memory), so an
+/// idle server goes back to its baseline.
+#[derive(Debug, Clone, Copy)]
+pub struct IdleHook {
+    pub after: Duration,
+    pub run: fn(),
+}
+
 /// Starts the gate's threads. They end when the last handle of the gate is dropped (their
 /// channel closes), so an app that stops leaves none behind.
-fn start_workers(count: usize) -> std::sync::mpsc::Sender<Work> {
+fn start_workers(count: usize, idle: Option<IdleHook>) -> std::sync::mpsc::Sender<Work> {
+    use std::sync::mpsc::RecvTimeoutError;
     let (sender, receiver) = std::sync::mpsc::channel::<Work>();
     let receiver = Arc::new(Mutex::new(receiver));
     for i in 0..count {
@@ -225,15 +235,34 @@ fn start_workers(count: usize) -> std::sync::mpsc::Sender<Work> {
         let spawned = std::thread::Builder::new()
             .name(format!("oes-blocking-{i}"))
             .spawn(move || {
+                // Nothing is kept before the first piece of work.
+                let mut idle_hook_due = false;
                 loop {
-                    // The lock is held only while taking the next piece of work.
+                    // The lock is held only while taking the next piece of work. A thread
+                    // waiting for the lock is not idle-timed; it times out once it holds it,
+                    // so each thread's hook runs within `count` × `after` of the last work.
                     let next = match receiver.lock() {
-                        Ok(guard) => guard.recv(),
-                        Err(_) => return,
+                        Ok(guard) => match idle.filter(|_| idle_hook_due) {
+                            Some(hook) => match guard.recv_timeout(hook.after) {
+                                Ok(work) => Some(work),
+                                Err(RecvTimeoutError::Timeout) => {
+                                    drop(guard);
+                                    (hook.run)();
+                                    idle_hook_due = false;
+                                    continue;
+                                }
+                                Err(RecvTimeoutError::Disconnected) => None,
+                            },
+                            None => guard.recv().ok(),
+                        },
+                        Err(_) => None,
                     };
                     match next {
-                        Ok(work) => work(),
-                        Err(_) => return,
+                        Some(work) => {
+                            work();
+                            idle_hook_due = true;
+                        }
+                        None => return,
                     }
                 }
             });
@@ -257,13 +286,27 @@ impl BlockingGate {
     /// `permits` is kept within 1 and what a semaphore can count (it panics past that).
     /// `retry_after` is what a refused caller is told.
     pub fn new(permits: usize, queue: usize, retry_after: Duration) -> Self {
+        Self::start(permits, queue, retry_after, None)
+    }
+
+    /// A gate whose threads run `idle` once they have had no work for its `after`.
+    pub fn with_idle_hook(
+        permits: usize,
+        queue: usize,
+        retry_after: Duration,
+        idle: IdleHook,
+    ) -> Self {
+        Self::start(permits, queue, retry_after, Some(idle))
+    }
+
+    fn start(permits: usize, queue: usize, retry_after: Duration, idle: Option<IdleHook>) -> Self {
         let permits = permits.clamp(1, Semaphore::MAX_PERMITS);
         BlockingGate {
             permits: Arc::new(Semaphore::new(permits)),
             waiting: Arc::new(AtomicUsize::new(0)),
             queue,
             retry_after,
-            workers: start_workers(permits),
+            workers: start_workers(permits, idle),
         }
     }
 
@@ -344,15 +387,59 @@ mod tests {
         redis.close().await;
     }
 
+    static IDLE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+    fn count_idle_run() {
+        IDLE_RUNS.fetch_add(1, Ordering::AcqRel);
+    }
+
+    #[tokio::test]
+    async fn each_thread_runs_the_idle_hook_once_after_work_and_not_before_any() {
+        let gate = BlockingGate::with_idle_hook(
+            2,
+            4,
+            Duration::from_secs(1),
+            IdleHook {
+                after: Duration::from_millis(50),
+                run: count_idle_run,
+            },
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            IDLE_RUNS.load(Ordering::Acquire),
+            0,
+            "no work, nothing to let go"
+        );
+        let both = futures::future::join(
+            gate.run(|| std::thread::sleep(Duration::from_millis(20))),
+            gate.run(|| std::thread::sleep(Duration::from_millis(20))),
+        )
+        .await;
+        assert!(both.0.is_ok() && both.1.is_ok());
+        // Two threads, each idle-timed in turn once it holds the queue: within 2 × 50 ms.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while IDLE_RUNS.load(Ordering::Acquire) < 2 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let runs = IDLE_RUNS.load(Ordering::Acquire);
+        assert!(
+            (1..=2).contains(&runs),
+            "once per thread that worked: {runs}"
+        );
+        assert_eq!(gate.run(|| 7).await.expect("still works"), 7);
+    }
+
     #[tokio::test]
     async fn a_refused_hit_all_takes_back_what_it_counted_before_the_full_key() {
         let limiter = RateLimiter::new(RedisLink::disabled(), "t:");
         let window = Duration::from_secs(30);
-        limiter.hit("narrow", 1, window).await.expect("fills narrow");
+        limiter
+            .hit("narrow", 1, window)
+            .await
+            .expect("fills narrow");
         for _ in 0..3 {
-            let refused = limiter
-                .hit_all(&[("wide", 2), ("narrow", 1)], window)
-                .await;
+            let refused = limiter.hit_all(&[("wide", 2), ("narrow", 1)], window).await;
             assert!(refused.is_err(), "narrow is full");
         }
         // Three refusals later, `wide` still has both its places and `narrow` holds its one.

@@ -28,8 +28,9 @@ use crate::config::Config;
 use crate::db::{Backend, Db, DbError};
 use crate::email::{EmailPolicy, Emails};
 use crate::queue::JobRuntime;
-use crate::rate_limit::{BlockingGate, RateLimiter};
+use crate::rate_limit::{BlockingGate, IdleHook, RateLimiter};
 use crate::redis_link::RedisLink;
+use crate::service::accounts;
 use crate::state::AppState;
 use crate::telemetry::{TraceExport, TraceExportError};
 
@@ -158,11 +159,15 @@ impl Services {
             redis.clone(),
             format!("{}rl:", config.redis.cache_namespace),
         );
-        let password_hashing = BlockingGate::new(
+        let password_hashing = BlockingGate::with_idle_hook(
             config.accounts.hash_concurrency,
             config.accounts.hash_queue,
             // Queue places free up as each hash ends, many times a second, so a short wait suffices.
             std::time::Duration::from_secs(1),
+            IdleHook {
+                after: accounts::HASH_MEMORY_IDLE,
+                run: accounts::release_working_memory,
+            },
         );
         let state = AppState {
             config,

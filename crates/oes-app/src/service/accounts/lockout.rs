@@ -148,7 +148,10 @@ mod tests {
             String::new(),
             format!("{}.{}", "zz".repeat(16), device_mac("secret", &alice, "zz")),
         ] {
-            assert!(device_nonce("secret", &alice, &forged).is_none(), "{forged}");
+            assert!(
+                device_nonce("secret", &alice, &forged).is_none(),
+                "{forged}"
+            );
         }
         assert_ne!(token, new_device_token("secret", &alice), "fresh nonces");
     }

@@ -121,20 +121,37 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Allocations of this size and more get a mapping of their own from glibc (its largest
+/// mmap threshold is 32 MiB on 64-bit systems), which goes back to the system when freed;
+/// smaller ones may stay in the allocator's heap after they are freed.
+const OWN_MAPPING_BYTES: usize = 32 << 20;
+
 /// Runs argon2 with this thread's working memory, grown to the size `params` need.
-fn with_working_memory<T>(
-    params: &Params,
-    hash: impl FnOnce(&mut [argon2::Block]) -> T,
-) -> T {
+fn with_working_memory<T>(params: &Params, hash: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
     WORKING_MEMORY.with_borrow_mut(|memory| {
         let blocks = params.block_count();
         if memory.len() < blocks {
-            // Exactly the size asked for, not doubled as `resize` on a grown Vec might be.
-            *memory = vec![argon2::Block::default(); blocks];
+            // Reserved past the mapping size so that [`release_working_memory`] gives it back
+            // to the system; only the blocks argon2 uses are ever written, so the rest of the
+            // reservation costs address space, not memory.
+            let reserve = blocks.max(OWN_MAPPING_BYTES / argon2::Block::SIZE + 1);
+            let mut fresh = Vec::with_capacity(reserve);
+            fresh.resize(blocks, argon2::Block::default());
+            *memory = fresh;
         }
         hash(&mut memory[..blocks])
     })
 }
+
+/// Lets go of this thread's argon2 working memory: the hashing gate's threads call it when they
+/// have been idle for [`HASH_MEMORY_IDLE`], so a server goes back near its baseline after a
+/// storm of logins, and keeps the memory while logins keep coming.
+pub fn release_working_memory() {
+    WORKING_MEMORY.with_borrow_mut(|memory| *memory = Vec::new());
+}
+
+/// How long a hashing thread keeps its working memory without work.
+pub const HASH_MEMORY_IDLE: Duration = Duration::from_secs(10);
 
 fn hash_err(e: impl std::fmt::Display) -> AccountError {
     AccountError::Hash(e.to_string())
@@ -524,7 +541,11 @@ mod tests {
         };
         let hash = hash_now("letters4ever", small).expect("hash");
         assert!(verify_now("letters4ever", &hash).expect("verify"));
-        assert!(reference.verify_password(b"letters4ever", hash.as_str()).is_ok());
+        assert!(
+            reference
+                .verify_password(b"letters4ever", hash.as_str())
+                .is_ok()
+        );
     }
 
     #[test]

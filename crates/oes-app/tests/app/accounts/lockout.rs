@@ -158,13 +158,24 @@ async fn a_guesser_with_a_thousand_addresses_is_stopped_at_the_ceiling_while_a_k
             (20, 980),
             "the default ceiling is 20 failures per account per window"
         );
-        assert!(guesses.iter().all(|a| a.status != 429 || a.code() == "rate_limited"));
+        assert!(
+            guesses
+                .iter()
+                .all(|a| a.status != 429 || a.code() == "rate_limited")
+        );
 
         let stranger = login_from(&app, "192.0.2.99", &email, PASSWORD, None).await;
-        assert_eq!(stranger.status, 429, "the account is locked for new clients");
+        assert_eq!(
+            stranger.status, 429,
+            "the account is locked for new clients"
+        );
         assert!(stranger.header("retry-after").is_some());
         let own = login_from(&app, "192.0.2.99", &email, PASSWORD, Some(&device)).await;
-        assert_eq!(own.status, 200, "the device that signed in before: {}", own.body);
+        assert_eq!(
+            own.status, 200,
+            "the device that signed in before: {}",
+            own.body
+        );
         assert_eq!(device_value(&own), device, "the device keeps its token");
 
         // A device token of this account is worth nothing for another one.
@@ -175,7 +186,10 @@ async fn a_guesser_with_a_thousand_addresses_is_stopped_at_the_ceiling_while_a_k
             assert_eq!(answer.status, 401, "guess {i}");
         }
         let borrowed = login_from(&app, "192.0.2.50", &other, PASSWORD, Some(&device)).await;
-        assert_eq!(borrowed.status, 429, "the foreign device token counts as none");
+        assert_eq!(
+            borrowed.status, 429,
+            "the foreign device token counts as none"
+        );
         app.stop().await;
     }
 }
@@ -193,7 +207,10 @@ async fn a_known_device_has_its_own_small_budget_of_failures() {
         assert_eq!(answer.status, 401, "guess {i}");
     }
     let locked = login_from(&app, "192.0.2.9", &email, PASSWORD, Some(&device)).await;
-    assert_eq!(locked.status, 429, "a stolen device token guesses no faster");
+    assert_eq!(
+        locked.status, 429,
+        "a stolen device token guesses no faster"
+    );
     // The device's failures are its own: a client without it still has its address's budget.
     let fresh = login_from(&app, "192.0.2.9", &email, PASSWORD, None).await;
     assert_eq!(fresh.status, 200, "{}", fresh.body);
