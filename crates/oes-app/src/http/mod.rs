@@ -102,9 +102,44 @@ fn no_store_for_json<B>(response: &axum::http::Response<B>) -> Option<HeaderValu
     json.then(|| HeaderValue::from_static("no-store"))
 }
 
+/// Path segments after which every segment is a one-time secret: the token of
+/// `/api/auth/verify-email/{token}` and of `/api/profile/email/confirm/{token}`.
+const SECRET_AFTER: [&str; 2] = ["verify-email", "confirm"];
+
+/// What a log line or a trace shows in place of a secret path segment.
+pub const REDACTED: &str = "[redacted]";
+
+/// The request path as logs and traces may show it: without its query string, and with every
+/// segment after `verify-email` or `confirm` replaced by [`REDACTED`]. Matched by segment, not
+/// by route, so a mistyped URL that misses the route (a trailing slash, an extra segment: a
+/// 404) is redacted too; the route template alone would lose the path of every 404.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let mut after_marker = false;
+    let mut redacted = false;
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            if after_marker && !segment.is_empty() {
+                redacted = true;
+                return REDACTED;
+            }
+            after_marker |= SECRET_AFTER
+                .iter()
+                .any(|marker| segment.eq_ignore_ascii_case(marker));
+            segment
+        })
+        .collect();
+    if redacted {
+        segments.join("/").into()
+    } else {
+        path.into()
+    }
+}
+
 /// The span of one request. Its `otel.*` and `http.*` fields follow OpenTelemetry's HTTP
-/// server conventions, so exported traces are named and grouped by route template; the path
-/// goes without its query string, which may carry tokens.
+/// server conventions, so exported traces are named and grouped by route template. The path
+/// is the [`loggable_path`]: tokens in it would otherwise reach every debug log and every
+/// exported trace.
 fn request_span(req: &Request) -> Span {
     let method = req.method();
     let route = req
@@ -119,7 +154,7 @@ fn request_span(req: &Request) -> Span {
         target: crate::telemetry::REQUEST_SPAN_TARGET,
         "request",
         method = %method,
-        uri = %req.uri().path(),
+        uri = %loggable_path(req.uri().path()),
         version = ?req.version(),
         otel.name = %name,
         otel.kind = "server",
@@ -216,4 +251,36 @@ async fn method_not_allowed() -> ApiError {
 
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal("a request handler panicked").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_in_paths_are_redacted_whatever_follows_them() {
+        for (path, shown) in [
+            (
+                "/api/auth/verify-email/0123abcd",
+                "/api/auth/verify-email/[redacted]",
+            ),
+            (
+                "/api/profile/email/confirm/0123abcd",
+                "/api/profile/email/confirm/[redacted]",
+            ),
+            // Misses of the route (404s) carry the token just the same.
+            (
+                "/api/auth/verify-email/0123abcd/",
+                "/api/auth/verify-email/[redacted]/",
+            ),
+            (
+                "/api/auth/Verify-Email/0123abcd/more",
+                "/api/auth/Verify-Email/[redacted]/[redacted]",
+            ),
+            ("/api/auth/verify-email/", "/api/auth/verify-email/"),
+            ("/api/exam/42/questions", "/api/exam/42/questions"),
+        ] {
+            assert_eq!(loggable_path(path), shown, "{path}");
+        }
+    }
 }

@@ -1,4 +1,5 @@
 //! Operations over HTTP: the monitoring API and `/metrics`, the queue dashboard in a browser,
+//! request traces and what logs may show (no tokens from URL paths),
 //! and admin notifications (their fan-out, and a load of 10,000 addresses).
 
 mod dashboard_browser;
@@ -7,6 +8,7 @@ mod monitoring_metrics;
 mod notifications;
 mod notifications_load;
 mod notifying;
+mod redaction;
 mod tracing;
 
 use std::time::Duration;

@@ -182,6 +182,51 @@ async fn a_request_span_named_by_its_route_template_reaches_the_collector_by_shu
 }
 
 #[tokio::test]
+async fn a_token_in_the_path_is_exported_redacted() {
+    let collector = Collector::start().await;
+    let db = TestDb::new(Backend::Sqlite).await;
+    let server = start(&db, &collector).await;
+    let token = "5ec2e7".repeat(10) + "abcd";
+    let client = reqwest::Client::new();
+    for path in [
+        format!("/api/auth/verify-email/{token}"),
+        format!("/api/profile/email/confirm/{token}"),
+    ] {
+        let answer = client
+            .post(format!("http://{}{path}", server.local_addr()))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("server answers");
+        assert_eq!(answer.status().as_u16(), 400, "{path}: an unknown token");
+    }
+    stop(server).await;
+
+    let spans = collector.spans();
+    let everything = format!("{spans:?}");
+    assert!(!everything.contains(&token), "a token was exported");
+    for (route, shown) in [
+        (
+            "/api/auth/verify-email/{token}",
+            "/api/auth/verify-email/[redacted]",
+        ),
+        (
+            "/api/profile/email/confirm/{token}",
+            "/api/profile/email/confirm/[redacted]",
+        ),
+    ] {
+        let span = spans
+            .iter()
+            .find(|s| string_attribute(&s.attributes, "http.route").as_deref() == Some(route))
+            .unwrap_or_else(|| panic!("no span for {route} among {spans:#?}"));
+        assert_eq!(
+            string_attribute(&span.attributes, "uri").as_deref(),
+            Some(shown)
+        );
+    }
+}
+
+#[tokio::test]
 async fn two_servers_in_one_process_export_only_their_own_requests() {
     let (first_collector, second_collector) = (Collector::start().await, Collector::start().await);
     let (first_db, second_db) = (
