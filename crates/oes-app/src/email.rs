@@ -9,6 +9,12 @@
 //! The worker renders the email from the row, sends it and marks the row sent (clearing its
 //! parameters); a redelivered job whose row is already sent does nothing. A row that fails for
 //! good is marked FAILED and its parameters are cleared too, so no secret outlives the email.
+//!
+//! Some rows are not emails yet but [`AccountRequest`]s: "send a reset code to this address if
+//! it is registered". The request writes one such row whatever the address, and the worker
+//! decides (see `service::accounts::forgot_password`), so the request's time cannot tell
+//! whether an address is registered. For those rows [`Emails::deliver`] sends nothing and
+//! answers [`Delivery::Requested`] to its caller, the job handler.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -156,6 +162,39 @@ impl EmailMessage {
     }
 }
 
+/// An account email that a request asks for without knowing whether it will be sent: the
+/// request writes the same outbox row whatever the address, and the worker that takes the row
+/// looks the address up and writes the real email, or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRequest {
+    /// A reset code, if the address is registered.
+    PasswordReset,
+    /// A new verification link, if the address belongs to an unverified account.
+    Verification,
+}
+
+/// How long the job of an account request waits before it runs. The worker's work differs by
+/// address (a lookup, or a lookup, a token and an email); started at once, it would overlap the
+/// end of the request that queued it (its last statement, its answer) and lend that request
+/// some of its difference in time. A quarter of a second moves it well past the answer.
+pub const ACCOUNT_REQUEST_DELAY: Duration = Duration::from_millis(250);
+
+impl AccountRequest {
+    const ALL: [AccountRequest; 2] = [AccountRequest::PasswordReset, AccountRequest::Verification];
+
+    /// The outbox row's template; no email template has these names.
+    pub const fn template(self) -> &'static str {
+        match self {
+            AccountRequest::PasswordReset => "password_reset_request",
+            AccountRequest::Verification => "verification_request",
+        }
+    }
+
+    fn from_template(template: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.template() == template)
+    }
+}
+
 /// The seed's per-call options.
 #[derive(Debug, Clone, Default)]
 pub struct SendOptions {
@@ -269,6 +308,57 @@ impl Emails {
         })
     }
 
+    /// Writes an account request to the outbox on the caller's transaction: the same row, the
+    /// same statement, whatever `address` is. Its parameters are empty, so none is a secret.
+    pub(crate) async fn request_queued(
+        &self,
+        conn: &mut AnyConnection,
+        address: &str,
+        request: AccountRequest,
+    ) -> Result<QueuedEmail, EmailError> {
+        let id = OutboxId::new();
+        // The urgency of the email it may become.
+        let priority = 1;
+        outbox::insert(
+            conn,
+            id,
+            request.template(),
+            address,
+            "{}",
+            i64::from(priority),
+        )
+        .await?;
+        let options = SendOptions {
+            delay: Some(ACCOUNT_REQUEST_DELAY),
+            ..SendOptions::default()
+        };
+        Ok(QueuedEmail {
+            id,
+            options: self.job_options(id, priority, &options),
+        })
+    }
+
+    /// Marks an account request acted on, on the caller's transaction (the one that writes what
+    /// it led to). `false` when it was acted on already or has failed for good: do nothing.
+    pub(crate) async fn settle_request(
+        &self,
+        conn: &mut AnyConnection,
+        id: OutboxId,
+    ) -> Result<bool, EmailError> {
+        Ok(outbox::settle(conn, id).await?)
+    }
+
+    /// Records a failed try at a row that was not sent by [`Emails::deliver`] (an account
+    /// request); the last try marks it FAILED.
+    pub async fn record_failure(
+        &self,
+        id: OutboxId,
+        reason: &str,
+        final_failure: bool,
+    ) -> Result<(), EmailError> {
+        Ok(outbox::record_failure(&self.inner.db, id, reason, final_failure).await?)
+    }
+
     fn job_options(&self, id: OutboxId, priority: u32, options: &SendOptions) -> JobOptions {
         let policy = &self.inner.policy;
         JobOptions {
@@ -366,6 +456,12 @@ impl Emails {
                 "the email failed for good earlier and its parameters were discarded".into(),
             ));
         };
+        if let Some(request) = AccountRequest::from_template(&row.template) {
+            return Ok(Delivery::Requested {
+                request,
+                address: row.recipient,
+            });
+        }
         let message = EmailMessage::join(&row.template, params);
         let result = match message {
             Ok(message) => self.send_direct(&row.recipient, &message).await,
@@ -436,6 +532,11 @@ pub async fn outbox_counts(db: &Db) -> Result<Vec<(String, i64)>, sqlx::Error> {
 pub enum Delivery {
     Sent,
     AlreadySent,
+    /// Nothing: the row is an account request, for its caller to act on.
+    Requested {
+        request: AccountRequest,
+        address: String,
+    },
 }
 
 /// An outbox row written on a transaction, to hand to [`Emails::dispatch`] after its commit.
@@ -461,6 +562,17 @@ mod tests {
         match EmailMessage::join(&template, &params).expect("join") {
             EmailMessage::PasswordReset { code, .. } => assert_eq!(code, "123456"),
             other => panic!("wrong message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn account_requests_are_read_back_and_are_no_email() {
+        for request in AccountRequest::ALL {
+            assert_eq!(
+                AccountRequest::from_template(request.template()),
+                Some(request)
+            );
+            assert!(EmailMessage::join(request.template(), "{}").is_err());
         }
     }
 

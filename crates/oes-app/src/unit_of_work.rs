@@ -11,7 +11,7 @@ use sqlx::{Any, AnyConnection, Transaction};
 
 use crate::db::Db;
 use crate::domain::ids::OutboxId;
-use crate::email::{EmailError, EmailMessage, Emails, QueuedEmail, SendOptions};
+use crate::email::{AccountRequest, EmailError, EmailMessage, Emails, QueuedEmail, SendOptions};
 
 pub struct UnitOfWork {
     tx: Transaction<'static, Any>,
@@ -54,6 +54,28 @@ impl UnitOfWork {
         let id = queued.id;
         self.queued.push(queued);
         Ok(id)
+    }
+
+    /// Asks for an account email that the worker decides on (see [`AccountRequest`]), when this
+    /// unit commits. The row written is the same whatever `address` is.
+    pub async fn request_account_email(
+        &mut self,
+        address: &str,
+        request: AccountRequest,
+    ) -> Result<OutboxId, EmailError> {
+        let queued = self
+            .emails
+            .request_queued(&mut self.tx, address, request)
+            .await?;
+        let id = queued.id;
+        self.queued.push(queued);
+        Ok(id)
+    }
+
+    /// Marks the account request `id` acted on when this unit commits; `false` when it was
+    /// acted on already (a redelivered job) or failed for good, and there is nothing to do.
+    pub async fn settle_request(&mut self, id: OutboxId) -> Result<bool, EmailError> {
+        self.emails.settle_request(&mut self.tx, id).await
     }
 
     /// Commits, then queues the emails. Queueing never fails the caller: an email that cannot

@@ -226,7 +226,7 @@ pub(crate) struct EmailBody {
 
 #[utoipa::path(post, path = "/api/auth/resend-verification", operation_id = "resendVerification", tag = "auth", request_body = EmailBody,
     responses(
-        (status = 200, description = "The same answer whatever the address", body = MessageBody),
+        (status = 200, description = "The same answer, after the same work, whatever the address; the email worker then sends a new link (24 hours) if the address belongs to an unverified account", body = MessageBody),
         (status = 400, description = "Not an email address, or malformed JSON", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
         JsonBodyErrors,
@@ -244,7 +244,7 @@ pub(crate) async fn resend_verification(
 
 #[utoipa::path(post, path = "/api/auth/forgot-password", operation_id = "forgotPassword", tag = "auth", request_body = EmailBody,
     responses(
-        (status = 200, description = "The same answer whatever the address; a 6-digit code valid 15 minutes is emailed", body = MessageBody),
+        (status = 200, description = "The same answer, after the same work, whatever the address; the email worker then sends a 6-digit code valid 15 minutes if the address is registered", body = MessageBody),
         (status = 400, description = "Not an email address, or malformed JSON", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
         JsonBodyErrors,

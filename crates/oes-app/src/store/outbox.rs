@@ -123,6 +123,21 @@ pub async fn mark_sent(db: &Db, id: OutboxId) -> Result<bool, sqlx::Error> {
     Ok(done.rows_affected() == 1)
 }
 
+/// Marks an account request acted on (SENT, its empty parameters cleared) on the caller's
+/// transaction, so the request and what it led to commit together. `false` when it was acted
+/// on already or has failed for good.
+pub async fn settle(conn: &mut AnyConnection, id: OutboxId) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE email_outbox SET status = 'SENT', sent_at = $2, params = NULL, attempts = attempts + 1, last_error = NULL
+         WHERE id = $1 AND status IN ('PENDING', 'QUEUED')",
+    )
+    .bind(id.to_string())
+    .bind(now_ms())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Records a failed try; `final_failure` marks the row FAILED and forgets its parameters, as
 /// sending does: they may hold a reset code or a verification token, and a row that will never
 /// be sent has no use for them that outweighs keeping a live secret in the table.

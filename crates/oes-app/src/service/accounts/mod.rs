@@ -10,7 +10,9 @@
 //!   constant time.
 //!
 //! Answers never tell whether an email is registered: signup, resend and forgot answer the same
-//! whatever the address, and login has one generic failure.
+//! whatever the address, and login has one generic failure. Resend and forgot also take the
+//! same time: the request only records an [`AccountRequest`] in the outbox, and the email worker
+//! looks the address up and sends the link or code ([`act_on_request`]).
 
 mod lockout;
 mod passwords;
@@ -36,8 +38,8 @@ use crate::domain::accounts::{
     Course, Department, Email, Invalid, InvalidChoice, Profile, ProfileEnum, Role, Semester, Year,
     check_enrollment_number, check_full_name, check_new_password,
 };
-use crate::domain::ids::{SessionId, UserId};
-use crate::email::{EmailError, EmailMessage};
+use crate::domain::ids::{OutboxId, SessionId, UserId};
+use crate::email::{AccountRequest, EmailError, EmailMessage};
 use crate::rate_limit::{BlockingGate, GateError, Limited};
 use crate::state::AppState;
 use crate::store::tokens::{self, Purpose};
@@ -331,6 +333,28 @@ pub async fn create_passwordless_user(
     let full_name = check_full_name(full_name)?;
     // "!" is no PHC string, so every password check against it fails.
     insert_account(db, &email, &full_name, "!", role, true).await
+}
+
+/// Acts on an account request that [`forgot_password`] or [`resend_verification`] wrote to the
+/// outbox: the email worker's half of them. The request is settled in the transaction that
+/// writes the code or link and its email, so it is acted on once however often its job runs.
+pub async fn act_on_request(
+    state: &AppState,
+    id: OutboxId,
+    request: AccountRequest,
+    address: &str,
+) -> Result<(), AccountError> {
+    let mut tx = state.begin().await?;
+    if !tx.settle_request(id).await? {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    match request {
+        AccountRequest::PasswordReset => send_reset_code(state, &mut tx, address).await?,
+        AccountRequest::Verification => resend_link(state, &mut tx, address).await?,
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The id and role of the account with this email, if there is one.

@@ -2,7 +2,10 @@
 
 use super::*;
 
-/// Emails a reset code when the address is registered; answers the same in every case.
+/// Asks for a reset code for the address; the email worker sends one if it is registered
+/// ([`act_on_request`]). Answers the same in every case, and in the same time: this writes one
+/// outbox row whatever the address and never looks it up, because a lookup that leads to more
+/// work only for a registered address tells by its duration which addresses are registered.
 pub async fn forgot_password(
     state: &AppState,
     client: &Client,
@@ -11,25 +14,38 @@ pub async fn forgot_password(
     let email = Email::parse(email)?;
     limit(state, Action::Forgot, client, Some(email.as_str())).await?;
     let mut tx = state.begin().await?;
-    if let Some(user) = users::find_by_email(&mut tx, email.as_str()).await? {
-        tokens::void_all(&mut tx, user.id, Purpose::ResetPassword).await?;
-        let code = new_reset_code();
-        tokens::insert(
-            &mut tx,
-            user.id,
-            Purpose::ResetPassword,
-            &reset_code_hash(secret(state), user.id, &code),
-            None,
-            expires_in(state.config.accounts.reset_code_ttl),
-        )
+    tx.request_account_email(email.as_str(), AccountRequest::PasswordReset)
         .await?;
-        let message = EmailMessage::PasswordReset {
-            name: user.full_name.clone(),
-            code,
-        };
-        tx.send_email(&user.email, &message).await?;
-    }
     tx.commit().await?;
+    Ok(())
+}
+
+/// The worker's half of [`forgot_password`], on the transaction that settles the request: a
+/// fresh code (voiding older ones) to a registered address, nothing to any other.
+pub(super) async fn send_reset_code(
+    state: &AppState,
+    tx: &mut UnitOfWork,
+    address: &str,
+) -> Result<(), AccountError> {
+    let Some(user) = users::find_by_email(tx, address).await? else {
+        return Ok(());
+    };
+    tokens::void_all(tx, user.id, Purpose::ResetPassword).await?;
+    let code = new_reset_code();
+    tokens::insert(
+        tx,
+        user.id,
+        Purpose::ResetPassword,
+        &reset_code_hash(secret(state), user.id, &code),
+        None,
+        expires_in(state.config.accounts.reset_code_ttl),
+    )
+    .await?;
+    let message = EmailMessage::PasswordReset {
+        name: user.full_name.clone(),
+        code,
+    };
+    tx.send_email(&user.email, &message).await?;
     Ok(())
 }
 

@@ -195,8 +195,9 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<Verified, Acc
     })
 }
 
-/// Sends a new verification link when the address belongs to an unverified account; answers the
-/// same in every case.
+/// Asks for a new verification link for the address; the email worker sends one if it belongs
+/// to an unverified account ([`act_on_request`]). Answers the same in every case, and in the
+/// same time, for the reason [`forgot_password`] gives.
 pub async fn resend_verification(
     state: &AppState,
     client: &Client,
@@ -205,11 +206,22 @@ pub async fn resend_verification(
     let email = Email::parse(email)?;
     limit(state, Action::Resend, client, Some(email.as_str())).await?;
     let mut tx = state.begin().await?;
-    if let Some(user) = users::find_by_email(&mut tx, email.as_str()).await?
+    tx.request_account_email(email.as_str(), AccountRequest::Verification)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The worker's half of [`resend_verification`], on the transaction that settles the request.
+pub(super) async fn resend_link(
+    state: &AppState,
+    tx: &mut UnitOfWork,
+    address: &str,
+) -> Result<(), AccountError> {
+    if let Some(user) = users::find_by_email(tx, address).await?
         && !user.email_verified
     {
-        queue_verification(state, &mut tx, user.id, &user.email, &user.full_name).await?;
+        queue_verification(state, tx, user.id, &user.email, &user.full_name).await?;
     }
-    tx.commit().await?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! sessions, rate limits, password reset and the profile.
 
 mod auth;
+mod enumeration;
 mod hashing;
 mod limits;
 mod lockout;

@@ -105,6 +105,28 @@ impl TestApp {
             .expect("sql runs");
     }
 
+    /// Waits until the outbox holds no row still to be acted on (every email sent or failed,
+    /// every account request settled), so that whatever will be sent is in the sink or on its way.
+    pub async fn outbox_settled(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM email_outbox WHERE status IN ('PENDING', 'QUEUED')",
+            )
+            .fetch_one(self.server.state().db.pool())
+            .await
+            .expect("outbox query");
+            if open == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{open} outbox rows never settled"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until the sink holds `n` messages in all, and returns the newest one to `to`.
     pub async fn email_to(&self, to: &str, n: usize) -> oes_mail::sink::ParsedMessage {
         let messages = self.sink.wait_for(n, Duration::from_secs(15)).await;
