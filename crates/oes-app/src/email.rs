@@ -9,6 +9,9 @@
 //! The worker renders the email from the row, sends it and marks the row sent (clearing its
 //! parameters); a redelivered job whose row is already sent does nothing. A row that fails for
 //! good is marked FAILED and its parameters are cleared too, so no secret outlives the email.
+//! Nor does one outlive its usefulness: a row whose code or link has expired unsent (SMTP down
+//! for longer than the code lives) is marked FAILED and cleared by the relay pass
+//! ([`Emails::expire_secrets`]), and a job that reaches it late does not send it.
 //!
 //! Some rows are not emails yet but [`AccountRequest`]s: "send a reset code to this address if
 //! it is registered". The request writes one such row whatever the address, and the worker
@@ -195,6 +198,52 @@ impl AccountRequest {
     }
 }
 
+/// How long the one-time secret of each kind of account email stays usable (the token's
+/// lifetime, as `AccountsConfig` sets it). An email still unsent after that carries a secret
+/// that opens nothing, so it is not sent and the secret leaves the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretLifetimes {
+    pub verify_link: Duration,
+    pub reset_code: Duration,
+    pub email_change_link: Duration,
+}
+
+impl Default for SecretLifetimes {
+    fn default() -> Self {
+        SecretLifetimes {
+            verify_link: Duration::from_secs(u64::from(VERIFY_LINK_HOURS) * 3600),
+            reset_code: Duration::from_secs(u64::from(RESET_CODE_MINUTES) * 60),
+            email_change_link: Duration::from_secs(u64::from(VERIFY_LINK_HOURS) * 3600),
+        }
+    }
+}
+
+impl SecretLifetimes {
+    /// Every template whose parameters hold a secret, with the secret's lifetime.
+    fn by_template(&self) -> [(&'static str, Duration); 3] {
+        [
+            ("verify_email", self.verify_link),
+            ("password_reset", self.reset_code),
+            ("email_change_confirm", self.email_change_link),
+        ]
+    }
+
+    fn of(&self, template: &str) -> Option<Duration> {
+        self.by_template()
+            .into_iter()
+            .find(|(t, _)| *t == template)
+            .map(|(_, lifetime)| lifetime)
+    }
+}
+
+/// Why an email whose code or link expired unsent was given up.
+pub const EXPIRED_UNSENT: &str =
+    "expired unsent: the code or link it carries is no longer valid, so it was discarded";
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// The seed's per-call options.
 #[derive(Debug, Clone, Default)]
 pub struct SendOptions {
@@ -216,6 +265,7 @@ pub struct EmailPolicy {
     /// A QUEUED row older than this is re-added (no-op while its job still exists).
     pub requeue_after: Duration,
     pub relay_every: Duration,
+    pub secret_lifetimes: SecretLifetimes,
 }
 
 impl Default for EmailPolicy {
@@ -229,6 +279,7 @@ impl Default for EmailPolicy {
             relay_after: Duration::from_secs(2),
             requeue_after: Duration::from_secs(600),
             relay_every: Duration::from_secs(2),
+            secret_lifetimes: SecretLifetimes::default(),
         }
     }
 }
@@ -359,6 +410,19 @@ impl Emails {
         Ok(outbox::record_failure(&self.inner.db, id, reason, final_failure).await?)
     }
 
+    /// Gives up every unsent email whose code or link has expired: marked FAILED with
+    /// [`EXPIRED_UNSENT`], parameters cleared. Returns how many.
+    pub async fn expire_secrets(&self) -> Result<u64, EmailError> {
+        let now = now_ms();
+        let cutoffs = self
+            .inner
+            .policy
+            .secret_lifetimes
+            .by_template()
+            .map(|(template, lifetime)| (template, now.saturating_sub(millis(lifetime))));
+        Ok(outbox::expire_unsent(&self.inner.db, &cutoffs, EXPIRED_UNSENT).await?)
+    }
+
     fn job_options(&self, id: OutboxId, priority: u32, options: &SendOptions) -> JobOptions {
         let policy = &self.inner.policy;
         JobOptions {
@@ -462,6 +526,15 @@ impl Emails {
                 address: row.recipient,
             });
         }
+        if let Some(lifetime) = self.inner.policy.secret_lifetimes.of(&row.template)
+            && row.created_at.saturating_add(millis(lifetime)) <= now_ms()
+        {
+            // The relay pass would clear it soon; a job that gets here first must not send a
+            // code that opens nothing.
+            outbox::record_failure(db, id, EXPIRED_UNSENT, true).await?;
+            tracing::info!(%id, "email not sent: its code or link expired first");
+            return Err(EmailError::Permanent(EXPIRED_UNSENT.into()));
+        }
         let message = EmailMessage::join(&row.template, params);
         let result = match message {
             Ok(message) => self.send_direct(&row.recipient, &message).await,
@@ -562,6 +635,43 @@ mod tests {
         match EmailMessage::join(&template, &params).expect("join") {
             EmailMessage::PasswordReset { code, .. } => assert_eq!(code, "123456"),
             other => panic!("wrong message: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_email_with_a_secret_has_a_lifetime_and_the_others_none() {
+        let lifetimes = SecretLifetimes::default();
+        let with_secret = [
+            EmailMessage::VerifyEmail {
+                name: "a".into(),
+                link: "l".into(),
+            },
+            EmailMessage::PasswordReset {
+                name: "a".into(),
+                code: "c".into(),
+            },
+            EmailMessage::EmailChangeConfirm {
+                name: "a".into(),
+                new_email: "n".into(),
+                link: "l".into(),
+            },
+        ];
+        for message in with_secret {
+            let (template, _) = message.split().expect("split");
+            assert!(lifetimes.of(&template).is_some(), "{template}");
+        }
+        let without = EmailMessage::EmailChangeNotice {
+            name: "a".into(),
+            new_email: "n".into(),
+        };
+        let (template, _) = without.split().expect("split");
+        assert_eq!(lifetimes.of(&template), None);
+        for request in AccountRequest::ALL {
+            assert_eq!(
+                lifetimes.of(request.template()),
+                None,
+                "no secret in a request"
+            );
         }
     }
 

@@ -26,7 +26,7 @@ use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::db::{Backend, Db, DbError};
-use crate::email::{EmailPolicy, Emails};
+use crate::email::{EmailPolicy, Emails, SecretLifetimes};
 use crate::queue::JobRuntime;
 use crate::rate_limit::{BlockingGate, IdleHook, RateLimiter};
 use crate::redis_link::RedisLink;
@@ -145,6 +145,11 @@ impl Services {
             attempts: config.mail.email_attempts,
             backoff: oes_jobs::Backoff::Exponential {
                 initial: config.mail.email_backoff,
+            },
+            secret_lifetimes: SecretLifetimes {
+                verify_link: config.accounts.verify_link_ttl,
+                reset_code: config.accounts.reset_code_ttl,
+                email_change_link: config.accounts.email_change_ttl,
             },
             ..EmailPolicy::default()
         };

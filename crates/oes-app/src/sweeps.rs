@@ -1,7 +1,8 @@
 //! The background sweeps, beside the jobs: loops that re-derive queued work from the database,
 //! so nothing is lost with Redis, a worker or a process.
 //!
-//! - the outbox relay queues emails that never reached the queue;
+//! - the outbox relay gives up emails whose code or link expired unsent, then queues the emails
+//!   that never reached the queue;
 //! - the attempt sweep auto-submits overdue attempts and scores unscored ones;
 //! - the notification resume re-adds lost fan-out jobs.
 //!
@@ -91,7 +92,8 @@ pub fn spawn_all(state: &AppState) -> Vec<JoinHandle<()>> {
 }
 
 /// Runs the relay until the task is aborted. With the queue in this process the first pass
-/// re-adds every unsent row (the previous process's queue is gone).
+/// re-adds every unsent row (the previous process's queue is gone). Each pass first clears the
+/// secrets that outlived their use (see [`Emails::expire_secrets`]).
 fn outbox_relay(emails: Emails) -> JoinHandle<()> {
     let after_panic = emails.policy().relay_every;
     let mut first = true;
@@ -106,6 +108,15 @@ fn outbox_relay(emails: Emails) -> JoinHandle<()> {
             } else {
                 now_ms().saturating_sub(requeue_ms)
             };
+            // First, so that no expired code is relayed; the worker refuses one too.
+            match emails.expire_secrets().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    count = n,
+                    "outbox relay discarded unsent emails whose code or link expired"
+                ),
+                Err(e) => tracing::warn!("outbox expiry: {e}"),
+            }
             match emails.relay_once(queued_before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(count = n, "outbox relay enqueued emails"),

@@ -138,6 +138,39 @@ pub async fn settle(conn: &mut AnyConnection, id: OutboxId) -> Result<bool, sqlx
     Ok(done.rows_affected() == 1)
 }
 
+/// Gives up the rows not yet sent whose template is in `created_before` and that were created
+/// before that template's cutoff: FAILED with `reason`, parameters cleared. Returns how many.
+/// For emails whose one-time code or link expires: unsent past that, the row holds a secret
+/// with no use, and sending it would only hand the user a dead code.
+pub async fn expire_unsent(
+    db: &Db,
+    created_before: &[(&str, i64)],
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
+    if created_before.is_empty() {
+        return Ok(0);
+    }
+    let kinds: Vec<String> = (0..created_before.len())
+        .map(|i| {
+            format!(
+                "(template = ${} AND created_at < ${})",
+                2 * i + 2,
+                2 * i + 3
+            )
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE email_outbox SET status = 'FAILED', params = NULL, last_error = $1
+         WHERE status IN ('PENDING', 'QUEUED') AND ({})",
+        kinds.join(" OR ")
+    );
+    let mut query = sqlx::query(&sql).bind(reason);
+    for (template, cutoff) in created_before {
+        query = query.bind(*template).bind(*cutoff);
+    }
+    Ok(query.execute(db.pool()).await?.rows_affected())
+}
+
 /// Records a failed try; `final_failure` marks the row FAILED and forgets its parameters, as
 /// sending does: they may hold a reset code or a verification token, and a row that will never
 /// be sent has no use for them that outweighs keeping a live secret in the table.

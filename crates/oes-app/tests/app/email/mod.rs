@@ -1,4 +1,6 @@
-//! The email pipeline end to end, and Node BullMQ's jobs delivered by the Rust worker.
+//! The email pipeline end to end, Node BullMQ's jobs delivered by the Rust worker, and
+//! unsent codes and links given up once they expire.
 
+mod expiry;
 mod node_interop;
 mod pipeline;
