@@ -209,7 +209,7 @@ pub struct BlockingGate {
     waiting: Arc<AtomicUsize>,
     queue: usize,
     retry_after: Duration,
-    workers: std::sync::mpsc::Sender<Work>,
+    workers: crossbeam_channel::Sender<Work>,
 }
 
 /// One piece of work for the gate's threads; it reports its own result.
@@ -226,36 +226,30 @@ pub struct IdleHook {
 
 /// Starts the gate's threads. They end when the last handle of the gate is dropped (their
 /// channel closes), so an app that stops leaves none behind.
-fn start_workers(count: usize, idle: Option<IdleHook>) -> std::sync::mpsc::Sender<Work> {
-    use std::sync::mpsc::RecvTimeoutError;
-    let (sender, receiver) = std::sync::mpsc::channel::<Work>();
-    let receiver = Arc::new(Mutex::new(receiver));
+fn start_workers(count: usize, idle: Option<IdleHook>) -> crossbeam_channel::Sender<Work> {
+    use crossbeam_channel::RecvTimeoutError;
+    // Many receivers on one channel, each waiting (and timing out) on its own: with one receiver
+    // behind a lock, the thread holding it would starve the others of their idle time.
+    let (sender, receiver) = crossbeam_channel::unbounded::<Work>();
     for i in 0..count {
-        let receiver = Arc::clone(&receiver);
+        let receiver = receiver.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("oes-blocking-{i}"))
             .spawn(move || {
                 // Nothing is kept before the first piece of work.
                 let mut idle_hook_due = false;
                 loop {
-                    // The lock is held only while taking the next piece of work. A thread
-                    // waiting for the lock is not idle-timed; it times out once it holds it,
-                    // so each thread's hook runs within `count` × `after` of the last work.
-                    let next = match receiver.lock() {
-                        Ok(guard) => match idle.filter(|_| idle_hook_due) {
-                            Some(hook) => match guard.recv_timeout(hook.after) {
-                                Ok(work) => Some(work),
-                                Err(RecvTimeoutError::Timeout) => {
-                                    drop(guard);
-                                    (hook.run)();
-                                    idle_hook_due = false;
-                                    continue;
-                                }
-                                Err(RecvTimeoutError::Disconnected) => None,
-                            },
-                            None => guard.recv().ok(),
+                    let next = match idle.filter(|_| idle_hook_due) {
+                        Some(hook) => match receiver.recv_timeout(hook.after) {
+                            Ok(work) => Some(work),
+                            Err(RecvTimeoutError::Timeout) => {
+                                (hook.run)();
+                                idle_hook_due = false;
+                                continue;
+                            }
+                            Err(RecvTimeoutError::Disconnected) => None,
                         },
-                        Err(_) => None,
+                        None => receiver.recv().ok(),
                     };
                     match next {
                         Some(work) => {
@@ -416,7 +410,6 @@ mod tests {
         )
         .await;
         assert!(both.0.is_ok() && both.1.is_ok());
-        // Two threads, each idle-timed in turn once it holds the queue: within 2 × 50 ms.
         let deadline = Instant::now() + Duration::from_secs(5);
         while IDLE_RUNS.load(Ordering::Acquire) < 2 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
