@@ -1,13 +1,12 @@
-//! Accounts and their security: password hashing cost, sessions, CSRF origins, proxy headers,
-//! rate limits and the lifetimes of emailed links and codes. `service::accounts` re-exports
-//! these types and enforces them.
+//! Accounts and their security: password hashing cost, sessions, allowed origins and cookies
+//! (read by `origins`), proxy headers, rate limits and the lifetimes of emailed links and codes.
+//! `service::accounts` re-exports these types and enforces them.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
-use url::Url;
-
-use super::{AppEnv, ConfigError};
+use super::ConfigError;
+use super::origins::{CookiePolicy, Origins};
 use crate::domain::accounts::{RESET_CODE_MINUTES, VERIFY_LINK_HOURS};
 
 /// The accounts area's settings, read with the rest of [`crate::Config`].
@@ -19,16 +18,16 @@ pub struct AccountsConfig {
     /// Password hashes that may wait for a free slot; past that the request answers 503.
     pub hash_queue: usize,
     pub session_ttl: Duration,
-    /// Origins allowed to make cookie-authenticated writes: APP_BASE_URL's plus ALLOWED_ORIGINS.
+    /// Origins allowed to call the API from a page (CORS) and to make cookie-authenticated
+    /// writes (CSRF): APP_BASE_URL's, API_BASE_URL's and ALLOWED_ORIGINS (see `origins`).
     pub allowed_origins: Vec<String>,
+    /// Domain, SameSite and Secure of every cookie the server sets.
+    pub cookies: CookiePolicy,
     /// Read the client address from X-Forwarded-For, as far as `trusted_proxies` vouch for it.
     pub trust_proxy_headers: bool,
     /// The proxies whose X-Forwarded-For entries are believed: TRUSTED_PROXIES, loopback by
     /// default; empty when TRUST_PROXY_HEADERS is off.
     pub trusted_proxies: Vec<ProxyNet>,
-    /// `Secure` on the session cookie: in production, and wherever the app is served over https
-    /// (a staging or development deployment on https must not leak the session over plain http).
-    pub secure_cookie: bool,
     pub rate_limit_window: Duration,
     /// Requests per client address, per action, per window (signup, resend, forgot, reset;
     /// login counts failures instead, under `login_failures_per_ip`).
@@ -167,14 +166,15 @@ fn parse_forwarded(entry: &str) -> Option<IpAddr> {
 impl AccountsConfig {
     /// Reads PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS, PASSWORD_HASH_CONCURRENCY
     /// (default: the number of cores), PASSWORD_HASH_QUEUE (default: 64 per slot), SESSION_TTL_HOURS,
-    /// ALLOWED_ORIGINS (comma-separated origins), TRUST_PROXY_HEADERS, TRUSTED_PROXIES
-    /// (comma-separated networks; only with TRUST_PROXY_HEADERS), RATE_LIMIT_WINDOW_SECS,
+    /// TRUST_PROXY_HEADERS, TRUSTED_PROXIES (comma-separated networks; only with
+    /// TRUST_PROXY_HEADERS), RATE_LIMIT_WINDOW_SECS,
     /// RATE_LIMIT_PER_IP, RATE_LIMIT_PER_ACCOUNT, RATE_LIMIT_ACCOUNT_CEILING (at least the
     /// per-account limit) and LOGIN_FAILURES_PER_IP.
+    /// The origins and cookies come read already (`Origins::from_lookup`), since reading them
+    /// may also produce a start-up warning.
     pub fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
-        app_base_url: &Url,
-        env: AppEnv,
+        origins: Origins,
     ) -> Result<Self, ConfigError> {
         fn num<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
             get: &dyn Fn(&str) -> Option<String>,
@@ -265,25 +265,6 @@ impl AccountsConfig {
             rate_limit_per_account.saturating_mul(4).max(20),
             rate_limit_per_account,
         )?;
-        let mut allowed_origins = vec![app_base_url.origin().ascii_serialization()];
-        for raw in get("ALLOWED_ORIGINS")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            let origin = Url::parse(raw)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .map(|u| u.origin().ascii_serialization())
-                .ok_or_else(|| ConfigError {
-                    var: "ALLOWED_ORIGINS",
-                    problem: format!(
-                        "`{raw}` is not an http(s) origin like https://app.example.org"
-                    ),
-                })?;
-            allowed_origins.push(origin);
-        }
         Ok(AccountsConfig {
             hash: HashCost {
                 memory_kib,
@@ -292,10 +273,10 @@ impl AccountsConfig {
             hash_concurrency,
             hash_queue,
             session_ttl: Duration::from_secs(session_hours * 3600),
-            allowed_origins,
+            allowed_origins: origins.allowed,
+            cookies: origins.cookies,
             trust_proxy_headers,
             trusted_proxies,
-            secure_cookie: env == AppEnv::Production || app_base_url.scheme() == "https",
             rate_limit_window: Duration::from_secs(num(get, "RATE_LIMIT_WINDOW_SECS", 900, 1)?),
             rate_limit_per_ip,
             rate_limit_per_account,
@@ -318,8 +299,10 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        let base = Url::parse("https://exams.example.org/app/").expect("url");
-        AccountsConfig::from_lookup(&|k| map.get(k).cloned(), &base, AppEnv::Development)
+        let get = |k: &str| map.get(k).cloned();
+        let base = url::Url::parse("https://exams.example.org/app/").expect("url");
+        let origins = Origins::from_lookup(&get, &base, crate::config::AppEnv::Development)?;
+        AccountsConfig::from_lookup(&get, origins)
     }
 
     #[test]

@@ -6,10 +6,11 @@
 //!
 //! One module per concern, each reading its own variables: `app` (environment, base URL,
 //! secret), `http`, `database`, `redis` (queues' and cache's Redis), `mail` (email and its
-//! worker), `jobs` (queue prefix, workers), `accounts` (hashing cost, sessions, origins, rate
-//! limits), `observability` (log format, metrics token). [`Config::from_lookup`] composes them
-//! and adds the checks that span concerns (production needs SMTP; production on SQLite warns).
-//! Nothing here depends on the layers that use it.
+//! worker), `jobs` (queue prefix, workers), `accounts` (hashing cost, sessions, rate limits)
+//! with `origins` (the allowed origins of CORS and CSRF, cookie attributes), `observability`
+//! (log format, metrics token). [`Config::from_lookup`] composes them and adds the checks that
+//! span concerns (production needs SMTP; production on SQLite warns). Nothing here depends on
+//! the layers that use it.
 
 mod accounts;
 mod app;
@@ -18,6 +19,7 @@ mod http;
 mod jobs;
 mod mail;
 mod observability;
+mod origins;
 mod parse;
 mod redis;
 
@@ -30,6 +32,7 @@ pub use http::HttpConfig;
 pub use jobs::QueueConfig;
 pub use mail::MailConfig;
 pub use observability::{LogFormat, ObservabilityConfig};
+pub use origins::{CookiePolicy, Origins};
 pub use redis::RedisConfig;
 
 /// A configuration error: which variable, and what is wrong with it. The value itself is only
@@ -112,7 +115,9 @@ impl Config {
             }
         }
 
-        let accounts = AccountsConfig::from_lookup(get, &app_base_url, env)?;
+        let origins = Origins::from_lookup(get, &app_base_url, env)?;
+        warnings.extend(origins.warning.clone());
+        let accounts = AccountsConfig::from_lookup(get, origins)?;
         let queues = QueueConfig::from_lookup(get)?;
         let observability = ObservabilityConfig {
             log_format,

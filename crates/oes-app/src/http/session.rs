@@ -9,10 +9,14 @@
 //! ignore the JSON copy and rely on the cookie.
 //!
 //! CSRF: a cookie is sent by the browser on its own, so a cookie-authenticated POST, PUT, PATCH or
-//! DELETE must come from an allowed origin (Origin, or else Referer, exactly equal to
-//! APP_BASE_URL's origin or one in ALLOWED_ORIGINS). A request with neither header is not from a
+//! DELETE must come from an allowed origin (Origin, or else Referer, exactly equal to one of
+//! `allowed_origins`: APP_BASE_URL's, API_BASE_URL's or one in ALLOWED_ORIGINS — the list CORS
+//! answers too, see `http::cors`). A request with neither header is not from a
 //! browser form or script (browsers send Origin on every cross-site write) and is let through.
 //! Bearer-authenticated requests are exempt: a browser never adds that header by itself.
+//!
+//! Cookies carry the deployment's `CookiePolicy`: `Domain=` with COOKIE_DOMAIN, and
+//! `SameSite=None; Secure` when an allowed origin is on another site than the API.
 //!
 //! A successful login also sets the `oesDevice` cookie, sent back only to the login route: it
 //! marks the browser as one that signed in to that account before, which the login limits let
@@ -144,12 +148,13 @@ pub fn client_ip(parts: &Parts, config: &AccountsConfig) -> Option<IpAddr> {
     ))
 }
 
-/// The `Set-Cookie` value that stores a session token.
+/// The `Set-Cookie` value that stores a session token. Lax by default: sent on the app's own
+/// pages and on top-level navigation to it, not on other sites' requests.
 pub fn session_cookie(token: &str, config: &AccountsConfig) -> String {
     format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; Max-Age={}{}",
         config.session_ttl.as_secs(),
-        if config.secure_cookie { "; Secure" } else { "" }
+        config.cookies.attributes("Lax")
     )
 }
 
@@ -159,22 +164,25 @@ pub fn device_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The `Set-Cookie` value that stores a device token: sent back only to the login route, where
-/// it lets this client sign in to its account while the account is locked for others.
+/// it lets this client sign in to its account while the account is locked for others. Strict
+/// by default, since only the app's own login form needs it.
 pub fn device_cookie(token: &str, config: &AccountsConfig) -> String {
     format!(
-        "{}={token}; Path={}; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        "{}={token}; Path={}; HttpOnly; Max-Age={}{}",
         accounts::DEVICE_COOKIE,
         accounts::DEVICE_COOKIE_PATH,
         accounts::DEVICE_COOKIE_MAX_AGE.as_secs(),
-        if config.secure_cookie { "; Secure" } else { "" }
+        config.cookies.attributes("Strict")
     )
 }
 
-/// The `Set-Cookie` value that removes the session cookie.
+/// The `Set-Cookie` value that removes the session cookie. It repeats the attributes the cookie
+/// was set with: a browser removes only the cookie of the same name, domain and path, and
+/// refuses a Secure or SameSite=None one from a value without `Secure`.
 pub fn clear_session_cookie(config: &AccountsConfig) -> String {
     format!(
-        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        if config.secure_cookie { "; Secure" } else { "" }
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; Max-Age=0{}",
+        config.cookies.attributes("Lax")
     )
 }
 
