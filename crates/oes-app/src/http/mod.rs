@@ -6,14 +6,15 @@
 //! - shared pieces: [`error`] (the one error shape and every service error's mapping onto it),
 //!   [`extract`] (`ApiJson`, id and query parsing), [`session`] (`CurrentUser`, `AdminUser`,
 //!   cookies, CSRF), `body` (shared response bodies) and [`openapi`] (the document);
-//! - here: the cross-cutting layers (request ids, tracing, body limits, timeouts, panics,
-//!   hardening headers), so handlers stay short.
+//! - here: the cross-cutting layers (request ids, tracing, [`cors`], body limits, timeouts,
+//!   panics, hardening headers), so handlers stay short.
 
 mod admin_monitoring;
 mod admin_notifications;
 mod attempt;
 mod auth;
 mod body;
+pub mod cors;
 mod dashboard;
 pub mod error;
 mod exam;
@@ -60,6 +61,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
     };
     let http_metrics =
         metrics::HttpMetrics::new(state.config.observability.metrics_token.is_some());
+    let origins = cors::AllowedOrigins::new(&state.config.accounts.allowed_origins);
     routes::tree(http_metrics.clone(), extra)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -84,6 +86,9 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
                         .on_response(record_response),
                 )
                 .layer(PropagateRequestIdLayer::x_request_id())
+                // Outside the panic catcher, so a page on an allowed origin can read even a
+                // 500, and outside routing and auth, which would refuse a preflight (405, 401).
+                .layer(middleware::from_fn_with_state(origins, cors::cors))
                 .layer(CatchPanicLayer::custom(panic_response)),
         )
         .with_state(state)

@@ -19,9 +19,11 @@ use crate::http::session::SESSION_COOKIE;
         title = "OES API",
         description = "The OES online-exam platform. Sessions: the HttpOnly cookie `accessToken` \
                        (browsers; cookie-authenticated writes must come from an allowed Origin) \
-                       or `Authorization: Bearer <token>` (other clients). Every error answer is \
-                       an `ErrorBody`. Bodies are JSON (`Content-Type: application/json`); \
-                       fields not described are ignored."
+                       or `Authorization: Bearer <token>` (other clients). Pages on the allowed \
+                       origins may call the API from another origin: CORS with credentials, \
+                       preflights answered 204 without authentication; other origins get no \
+                       CORS headers. Every error answer is an `ErrorBody`. Bodies are JSON \
+                       (`Content-Type: application/json`); fields not described are ignored."
     ),
     modifiers(&Sessions),
     paths(

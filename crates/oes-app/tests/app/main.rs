@@ -10,6 +10,7 @@
 mod accounts;
 mod authz;
 mod connections;
+mod cross_origin;
 mod email;
 mod exams;
 mod graceful_shutdown;
