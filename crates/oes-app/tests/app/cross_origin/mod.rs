@@ -1,5 +1,7 @@
 //! A frontend on another origin than the API: CORS for the allowed origins (the CSRF check's
-//! list), and the cookies' Domain and SameSite.
+//! list), the cookies' Domain and SameSite, and all of it in a real browser (`browser`).
+
+mod browser;
 
 use oes_app::db::Backend;
 use oes_app::domain::accounts::Role;

@@ -4,45 +4,18 @@
 //!
 //! Set `OES_DASHBOARD_SCREENSHOT=<path>` to keep the screenshot (docs/dashboard.png is made so).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use super::ADMIN_EMAIL;
-use crate::support::PASSWORD;
+use crate::support::{PASSWORD, browser};
 use oes_app::db::Backend;
 use oes_mail::sink::Refusal;
 use serde_json::Value;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// `npm ci` once, from the committed lock file, when the packages are not installed yet.
-fn install_packages(dir: &Path) {
-    if dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
-        .status()
-        .expect("npm runs (install Node.js and npm; scripts/test does)");
-    assert!(status.success(), "npm ci failed in {}", dir.display());
-}
-
 #[tokio::test]
 async fn an_admin_sees_a_failed_job_in_the_dashboard_and_retries_it_to_completion() {
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: `apt-get install chromium` (scripts/test installs it)"
-    );
-    let dir = browser_dir();
-    install_packages(&dir);
+    let dir = browser::prepared_dir();
 
     let app = super::start(Backend::Sqlite, &[]).await;
     let token = app.login(ADMIN_EMAIL, PASSWORD).await;
@@ -79,11 +52,7 @@ async fn an_admin_sees_a_failed_job_in_the_dashboard_and_retries_it_to_completio
     .expect("browser run finishes");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: Value = stdout
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .unwrap_or_else(|| panic!("no JSON report; stdout: {stdout}\nstderr: {stderr}"));
+    let report: Value = browser::report(&stdout, &stderr);
     assert_eq!(report["ok"], true, "{report:#}\nstderr: {stderr}");
 
     assert_eq!(report["loginShown"], true);

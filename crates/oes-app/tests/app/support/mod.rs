@@ -7,6 +7,7 @@
 //! temporary directory.
 
 mod app;
+pub mod browser;
 mod client;
 mod process;
 
