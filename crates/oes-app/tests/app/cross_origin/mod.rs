@@ -1,7 +1,9 @@
 //! A frontend on another origin than the API: CORS for the allowed origins (the CSRF check's
-//! list), the cookies' Domain and SameSite, and all of it in a real browser (`browser`).
+//! list), the cookies' Domain and SameSite, all of it in a real browser (`browser`), and the
+//! one-origin alternative behind nginx (`reverse_proxy`).
 
 mod browser;
+mod reverse_proxy;
 
 use oes_app::db::Backend;
 use oes_app::domain::accounts::Role;
