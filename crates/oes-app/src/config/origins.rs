@@ -221,8 +221,8 @@ impl Origins {
             // token) keeps working: the cookie stays as it was for the API's own site, and
             // the other site's pages sign in with the token instead.
             warning = Some(format!(
-                "{var}: {why}; so cookies stay SameSite=Lax and pages there must send the token \
-                 as a Bearer header (APP_ENV=production refuses this)"
+                "{var}: {why}; so cookies stay for the API's own site (Lax, Strict) and pages \
+                 there must send the token as a Bearer header (APP_ENV=production refuses this)"
             ));
             same_site_none = false;
         }
