@@ -110,6 +110,26 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Replaces the stored hash by a new hash of the same password, on the condition that `old` is
+/// still the stored one (a password changed meanwhile is left alone); true when replaced.
+pub async fn rehash_password(
+    conn: &mut AnyConnection,
+    id: UserId,
+    old: &str,
+    new: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND password_hash = $4",
+    )
+    .bind(new)
+    .bind(now_ms())
+    .bind(id.to_string())
+    .bind(old)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
 /// Replaces the name and password of a signup nobody has verified yet; `Ok(false)` when the
 /// account was verified meanwhile (its credentials are then its owner's and stay).
 pub async fn replace_pending_signup(

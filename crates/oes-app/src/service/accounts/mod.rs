@@ -3,7 +3,8 @@
 //! Secrets are handled in three forms:
 //! - passwords: argon2id (cost from [`AccountsConfig`]), hashed and verified on the blocking pool
 //!   through the app's [`BlockingGate`], so a flood of logins is answered `Busy` instead of
-//!   holding an argon2 block of memory per request;
+//!   holding an argon2 block of memory per request; bcrypt hashes imported from the Node system
+//!   verify on the same gate and are replaced by argon2id at the first successful login;
 //! - session tokens, verification links, reset codes, email-change links: drawn from the OS
 //!   CSPRNG, given to the user once, and stored only as HMAC-SHA256(APP_SECRET, token);
 //! - reset codes are short, so they also carry a counter of wrong tries and are compared in
@@ -181,11 +182,39 @@ fn hash_now(password: &str, cost: HashCost) -> Result<String, AccountError> {
     Ok(phc.to_string())
 }
 
-/// Whether `password` gives the stored PHC string's hash, with the string's own parameters.
-/// An unreadable hash (or one that asks for more than [`MAX_VERIFY_MEMORY_KIB`]) counts as a
-/// mismatch.
+/// The most work a stored bcrypt hash may ask of a verification: each step doubles it, and 14
+/// is 16 times the Node system's 10. A higher cost is a mismatch, not a login that holds a
+/// hashing slot for minutes.
+const MAX_BCRYPT_COST: u32 = 14;
+
+/// Whether a stored hash is bcrypt (`$2a$`, `$2b$`, `$2y$`): what the Node system stored and
+/// `oes import node` keeps, so that nobody has to reset a password; the first successful login
+/// replaces it with argon2id.
+pub fn is_bcrypt_hash(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|prefix| stored.starts_with(prefix))
+}
+
+/// bcrypt's own comparison (constant time). Like the Node system's bcryptjs it reads only the
+/// first 72 bytes of the password, so a password Node accepted verifies here as it did there.
+fn verify_bcrypt(password: &str, stored: &str) -> bool {
+    match stored.parse::<bcrypt::HashParts>() {
+        Ok(parts) if parts.get_cost() <= MAX_BCRYPT_COST => {
+            bcrypt::verify(password, stored).unwrap_or(false)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `password` gives the stored hash: a PHC string's, with the string's own parameters,
+/// or a bcrypt hash imported from the Node system. An unreadable hash (or one that asks for more
+/// than [`MAX_VERIFY_MEMORY_KIB`] or [`MAX_BCRYPT_COST`]) counts as a mismatch.
 fn verify_now(password: &str, stored: &str) -> Result<bool, AccountError> {
     use argon2::password_hash::phc::PasswordHash;
+    if is_bcrypt_hash(stored) {
+        return Ok(verify_bcrypt(password, stored));
+    }
     let Ok(phc) = PasswordHash::new(stored) else {
         return Ok(false);
     };
@@ -578,6 +607,31 @@ mod tests {
                     ZGVhZGJlZWZkZWFkYmVlZmRlYWRiZWVmZGVhZGJlZWY";
         assert!(!verify_now("anything", huge).expect("verify"));
         assert!(!verify_now("anything", "$2b$10$bcryptbcryptbcryptbcrypt").expect("verify"));
+    }
+
+    #[test]
+    fn bcrypt_hashes_from_the_node_system_verify_in_every_prefix_and_only_with_their_password() {
+        // bcryptjs (the Node system's library) at its cost 10, password "Corr3ct-Horse-Battery!".
+        let node = "$2b$10$OK9XOiv/.mdakEAl2lsMgOTmOUFhrBjUeyk8uKsgqcyxFlTp6Z.Rm";
+        assert!(verify_now("Corr3ct-Horse-Battery!", node).expect("verify"));
+        assert!(!verify_now("Corr3ct-Horse-Battery?", node).expect("verify"));
+        let short = bcrypt::hash("abc123", 4).expect("hash");
+        for prefix in ["$2a$", "$2b$", "$2y$"] {
+            let hash = format!("{prefix}{}", &short[4..]);
+            assert!(is_bcrypt_hash(&hash));
+            assert!(verify_now("abc123", &hash).expect("verify"), "{hash}");
+            assert!(!verify_now("abc124", &hash).expect("verify"), "{hash}");
+        }
+        assert!(!is_bcrypt_hash(
+            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA"
+        ));
+    }
+
+    #[test]
+    fn a_bcrypt_hash_of_excessive_cost_is_a_mismatch_not_a_stall() {
+        let cheap = bcrypt::hash("abc123", 4).expect("hash");
+        let costly = format!("$2b$31${}", &cheap[7..]);
+        assert!(!verify_now("abc123", &costly).expect("verify"));
     }
 
     #[tokio::test]

@@ -152,14 +152,40 @@ async fn password_matches(
     drop(conn);
     let gate = &state.password_hashing;
     match user {
-        Some(user) => Ok(verify_password(gate, password, &user.password_hash)
-            .await?
-            .then_some(user)),
+        Some(user) => {
+            if !verify_password(gate, password, &user.password_hash).await? {
+                return Ok(None);
+            }
+            if is_bcrypt_hash(&user.password_hash) {
+                upgrade_to_argon2(state, &user, password).await;
+            }
+            Ok(Some(user))
+        }
         None => {
             // Hashing costs what verifying costs: an unknown email answers no faster.
             hash_password(gate, password, state.config.accounts.hash).await?;
             Ok(None)
         }
+    }
+}
+
+/// Replaces a bcrypt hash imported from the Node system by argon2id, now that the password is
+/// known to be right. Best effort: the login has succeeded either way, and a failure (the
+/// hashing gate busy, the database away) only means the next login tries again.
+async fn upgrade_to_argon2(state: &AppState, user: &users::UserRow, password: &str) {
+    let upgraded = async {
+        let hash = hash_password(
+            &state.password_hashing,
+            password,
+            state.config.accounts.hash,
+        )
+        .await?;
+        let mut conn = state.db.pool().acquire().await?;
+        users::rehash_password(&mut conn, user.id, &user.password_hash, &hash).await?;
+        Ok::<_, AccountError>(())
+    };
+    if let Err(e) = upgraded.await {
+        tracing::warn!(user = %user.id, "bcrypt hash not yet replaced by argon2id: {e}");
     }
 }
 

@@ -84,3 +84,43 @@ async fn every_route_that_checks_a_password_documents_its_busy_answer() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_bcrypt_password_kept_from_the_node_system_logs_in_and_is_argon2id_from_then_on() {
+    let app = super::start(Backend::Sqlite, &[]).await;
+    let email = unique_email("node");
+    support::user(&app.server.state().db, &email, Role::User, true).await;
+    // Node's policy took six characters; the kept password is shorter than OES's policy.
+    let bcrypt = bcrypt::hash("abc123", 4).expect("bcrypt hash");
+    app.sql(&format!(
+        "UPDATE users SET password_hash = '{bcrypt}' WHERE email = '{email}'"
+    ))
+    .await;
+    let stored = || async {
+        sqlx::query_scalar::<_, String>("SELECT password_hash FROM users WHERE email = $1")
+            .bind(&email)
+            .fetch_one(app.server.state().db.pool())
+            .await
+            .expect("the user's hash")
+    };
+
+    let wrong = app
+        .post_anonymously(
+            "/api/auth/login",
+            json!({ "email": email, "password": "abc124" }),
+        )
+        .await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert_eq!(stored().await, bcrypt, "a failed login changes nothing");
+
+    app.login(&email, "abc123").await;
+    let upgraded = stored().await;
+    assert!(upgraded.starts_with("$argon2id$"), "{upgraded}");
+    app.login(&email, "abc123").await;
+    assert_eq!(
+        stored().await,
+        upgraded,
+        "an argon2id hash is left as it is"
+    );
+    app.stop().await;
+}
