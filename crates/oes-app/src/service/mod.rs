@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod attempts;
 pub mod exams;
+pub mod import_node;
 pub mod leaderboard;
 pub mod monitoring;
 pub mod notifications;

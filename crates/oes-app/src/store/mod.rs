@@ -3,6 +3,8 @@
 
 pub mod attempts;
 pub mod exams;
+pub mod node_import;
+pub mod node_source;
 pub mod notifications;
 pub mod outbox;
 pub mod profiles;

@@ -14,6 +14,7 @@ mod cross_origin;
 mod email;
 mod exams;
 mod graceful_shutdown;
+mod import;
 mod openapi_typescript;
 mod ops;
 mod schema;
