@@ -4,6 +4,7 @@
 //! - `queue stats | failed | retry | clean`: [`queue`] (BullMQ under `QUEUE_PREFIX`, and the outbox);
 //! - `cache stats | clear`: [`cache`] (the shared namespace on Redis);
 //! - `seed`: [`seed`] (demo data through the services);
+//! - `import node`: [`import`] (the Node system's database, for the switch-over);
 //! - `loadtest`: [`loadtest`] (the exam-day run).
 //!
 //! Every command reads the same configuration (`Config::from_env`).
@@ -11,6 +12,7 @@
 use std::process::ExitCode;
 
 mod cache;
+mod import;
 mod loadtest;
 mod queue;
 mod seed;
@@ -61,6 +63,11 @@ enum Command {
     },
     /// Demo data: an admin, verified students, a question bank and a published exam.
     Seed(seed::SeedArgs),
+    /// Bring another system's data into the OES database (`import node`: the Node system).
+    Import {
+        #[command(subcommand)]
+        command: import::ImportCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -105,6 +112,7 @@ fn main() -> ExitCode {
             Command::Queue { command } => queue::run(config, command).await,
             Command::Cache { command } => cache::run(config, command).await,
             Command::Seed(args) => seed::run(config, args).await,
+            Command::Import { command } => import::run(config, command).await,
         }
     });
     match result {
