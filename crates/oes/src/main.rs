@@ -166,6 +166,7 @@ async fn admin(config: Config, command: AdminCommand) -> Result<(), AnyError> {
     }
     let created = oes_app::service::accounts::create_user(
         &db,
+        config.accounts.password_policy,
         &email,
         &name,
         &password,

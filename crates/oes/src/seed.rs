@@ -58,8 +58,10 @@ pub async fn run(mut config: Config, args: SeedArgs) -> Result<(), AnyError> {
 async fn seed(services: &Services, args: &SeedArgs) -> Result<(), AnyError> {
     let state = &services.state;
     let admin_email = format!("admin@{}", args.domain);
+    let policy = state.config.accounts.password_policy;
     let admin = match create_user(
         &state.db,
+        policy,
         &admin_email,
         "Demo Admin",
         &args.password,
@@ -80,7 +82,7 @@ async fn seed(services: &Services, args: &SeedArgs) -> Result<(), AnyError> {
             let name = format!("Demo Student {i}");
             let db = state.db.clone();
             let password = args.password.clone();
-            async move { create_user(&db, &email, &name, &password, Role::User, true).await }
+            async move { create_user(&db, policy, &email, &name, &password, Role::User, true).await }
         })
         .buffer_unordered(HASHING_AT_ONCE);
     futures::pin_mut!(created);

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use super::ConfigError;
 use super::origins::{CookiePolicy, Origins};
-use crate::domain::accounts::{RESET_CODE_MINUTES, VERIFY_LINK_HOURS};
+use crate::domain::accounts::{PasswordPolicy, RESET_CODE_MINUTES, VERIFY_LINK_HOURS};
 
 /// The accounts area's settings, read with the rest of [`crate::Config`].
 #[derive(Debug, Clone)]
 pub struct AccountsConfig {
+    /// What a new password must be: PASSWORD_MIN_LENGTH characters at least (8 by default).
+    pub password_policy: PasswordPolicy,
     pub hash: HashCost,
     /// Password hashes computed at once (each holds `hash.memory_kib` of memory while it runs).
     pub hash_concurrency: usize,
@@ -164,7 +166,7 @@ fn parse_forwarded(entry: &str) -> Option<IpAddr> {
 }
 
 impl AccountsConfig {
-    /// Reads PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS, PASSWORD_HASH_CONCURRENCY
+    /// Reads PASSWORD_MIN_LENGTH (6 to 64), PASSWORD_HASH_MEMORY_KIB, PASSWORD_HASH_ITERATIONS, PASSWORD_HASH_CONCURRENCY
     /// (default: the number of cores), PASSWORD_HASH_QUEUE (default: 64 per slot), SESSION_TTL_HOURS,
     /// TRUST_PROXY_HEADERS, TRUSTED_PROXIES (comma-separated networks; only with
     /// TRUST_PROXY_HEADERS), RATE_LIMIT_WINDOW_SECS,
@@ -193,6 +195,21 @@ impl AccountsConfig {
                 },
             }
         }
+        let min_chars = num(
+            get,
+            "PASSWORD_MIN_LENGTH",
+            PasswordPolicy::DEFAULT_MIN_CHARS,
+            PasswordPolicy::LOWEST_MIN_CHARS,
+        )?;
+        let password_policy = PasswordPolicy::new(min_chars).ok_or_else(|| ConfigError {
+            var: "PASSWORD_MIN_LENGTH",
+            problem: format!(
+                "expected {} to {} characters, got {min_chars}: a higher minimum would refuse \
+                 the 64-character passwords everyone must be able to use",
+                PasswordPolicy::LOWEST_MIN_CHARS,
+                PasswordPolicy::HIGHEST_MIN_CHARS
+            ),
+        })?;
         let memory_kib = num(
             get,
             "PASSWORD_HASH_MEMORY_KIB",
@@ -266,6 +283,7 @@ impl AccountsConfig {
             rate_limit_per_account,
         )?;
         Ok(AccountsConfig {
+            password_policy,
             hash: HashCost {
                 memory_kib,
                 iterations,
@@ -355,6 +373,21 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/8"),
         ] {
             assert_eq!(config(&[(var, value)]).expect_err(var).var, var);
+        }
+    }
+
+    #[test]
+    fn the_password_minimum_defaults_to_eight_and_may_go_down_to_the_originals_six() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.password_policy, PasswordPolicy::default());
+        assert_eq!(c.password_policy.min_chars, 8);
+        let c = config(&[("PASSWORD_MIN_LENGTH", "6")]).expect("the original's minimum");
+        assert_eq!(c.password_policy.min_chars, 6);
+        let c = config(&[("PASSWORD_MIN_LENGTH", "64")]).expect("the highest minimum");
+        assert_eq!(c.password_policy.min_chars, 64);
+        for bad in ["5", "65", "eight", "-8"] {
+            let e = config(&[("PASSWORD_MIN_LENGTH", bad)]).expect_err(bad);
+            assert_eq!(e.var, "PASSWORD_MIN_LENGTH", "{bad}");
         }
     }
 

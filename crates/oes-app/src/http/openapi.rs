@@ -7,11 +7,13 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
+use axum::extract::State;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{IntoResponses, Modify, OpenApi};
 
 use crate::http::session::SESSION_COOKIE;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -96,8 +98,28 @@ pub fn document_json() -> String {
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
-pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The request fields that take a new password (in `auth`), as (schema, property): their
+/// `minLength` is the deployment's PASSWORD_MIN_LENGTH in the document as served.
+pub(crate) const NEW_PASSWORD_FIELDS: [(&str, &str); 3] = [
+    ("SignupBody", "password"),
+    ("ResetBody", "newPassword"),
+    ("ChangePasswordBody", "newPassword"),
+];
+
+/// The document with the limits this deployment configured: the new-password fields state
+/// PASSWORD_MIN_LENGTH (the static document states the default).
+pub(crate) async fn document(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let min = state.config.accounts.password_policy.min_chars;
+    for (schema, field) in NEW_PASSWORD_FIELDS {
+        if let Some(property) = doc
+            .pointer_mut(&format!("/components/schemas/{schema}/properties/{field}"))
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            property.insert("minLength".to_owned(), min.into());
+        }
+    }
+    Json(doc)
 }
 
 /// The two security schemes that routes name: `bearer` and `cookie`.
@@ -180,6 +202,7 @@ mod tests {
     use serde_json::Value;
 
     use super::document_json;
+    use crate::domain::accounts::PasswordPolicy;
 
     fn operations(doc: &Value) -> Vec<(String, &Value)> {
         let mut out = Vec::new();
@@ -236,8 +259,21 @@ mod tests {
         let doc: Value = serde_json::from_str(&document_json()).expect("the document is JSON");
         let schemas = &doc["components"]["schemas"];
         let signup = &schemas["SignupBody"]["properties"];
-        assert_eq!(signup["password"]["minLength"], 10);
-        assert_eq!(signup["password"]["maxLength"], 128);
+        for (schema, field) in super::NEW_PASSWORD_FIELDS {
+            let password = &schemas[schema]["properties"][field];
+            assert_eq!(
+                password["minLength"],
+                PasswordPolicy::DEFAULT_MIN_CHARS,
+                "{schema}.{field}"
+            );
+            assert_eq!(
+                password["maxLength"],
+                PasswordPolicy::MAX_CHARS,
+                "{schema}.{field}"
+            );
+            // NIST SP 800-63B: no composition rules, so no pattern either.
+            assert!(password.get("pattern").is_none(), "{schema}.{field}");
+        }
         assert_eq!(signup["email"]["format"], "email");
         let exam = &schemas["NewExamBody"];
         assert_eq!(exam["properties"]["graceSeconds"]["maximum"], 3600);

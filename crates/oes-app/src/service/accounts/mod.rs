@@ -36,8 +36,9 @@ use subtle::ConstantTimeEq;
 
 use crate::db::{Db, now_ms};
 use crate::domain::accounts::{
-    Course, Department, Email, Invalid, InvalidChoice, Profile, ProfileEnum, Role, Semester, Year,
-    check_enrollment_number, check_full_name, check_new_password,
+    Course, Department, Email, Invalid, InvalidChoice, PasswordPolicy, Profile, ProfileEnum, Role,
+    Semester, Year, check_enrollment_number, check_full_name, check_new_password,
+    check_not_personal,
 };
 use crate::domain::ids::{OutboxId, SessionId, UserId};
 use crate::email::{AccountRequest, EmailError, EmailMessage};
@@ -304,9 +305,11 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// Creates an account directly (the `oes admin create` command, seeds and tests): the only way
 /// to make an admin. Hashes with the default (production) cost, outside any request's gate:
-/// its callers are operators, and the seeder bounds its own concurrency.
+/// its callers are operators, and the seeder bounds its own concurrency. The password follows
+/// the deployment's `policy` like any other: an admin's is the last that should be weaker.
 pub async fn create_user(
     db: &Db,
+    policy: PasswordPolicy,
     email: &str,
     full_name: &str,
     password: &str,
@@ -315,7 +318,7 @@ pub async fn create_user(
 ) -> Result<UserId, AccountError> {
     let email = Email::parse(email)?;
     let full_name = check_full_name(full_name)?;
-    check_new_password(password, "password")?;
+    check_new_password(password, "password", policy, &[email.as_str(), &full_name])?;
     let owned = password.to_owned();
     let hash = tokio::task::spawn_blocking(move || hash_now(&owned, HashCost::default()))
         .await

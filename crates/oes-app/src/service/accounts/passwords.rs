@@ -63,7 +63,12 @@ pub async fn reset_password(
     input: ResetInput<'_>,
 ) -> Result<(), AccountError> {
     let email = Email::parse(input.email)?;
-    check_new_password(input.new_password, "newPassword")?;
+    check_new_password(
+        input.new_password,
+        "newPassword",
+        state.config.accounts.password_policy,
+        &[email.as_str()],
+    )?;
     limit(state, Action::Reset, client, Some(email.as_str())).await?;
     let mut tx = state.begin().await?;
     let user = users::find_by_email(&mut tx, email.as_str())
@@ -83,6 +88,9 @@ pub async fn reset_password(
         tx.commit().await?;
         return Err(AccountError::BadToken);
     }
+    // The name is checked only now: refusing a password for being the name before the code
+    // is proven would tell anyone who guesses names whose account this is.
+    check_not_personal(input.new_password, "newPassword", &[&user.full_name])?;
     if !tokens::mark_used(&mut tx, &row.id).await? {
         return Err(AccountError::BadToken);
     }
@@ -121,7 +129,12 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> Result<(), AccountError> {
-    check_new_password(new, "newPassword")?;
+    check_new_password(
+        new,
+        "newPassword",
+        state.config.accounts.password_policy,
+        &[],
+    )?;
     if current == new {
         return Err(AccountError::SamePassword);
     }
@@ -136,6 +149,7 @@ pub async fn change_password(
     let user = users::find_by_id(&state.db, user_id)
         .await?
         .ok_or(AccountError::UserNotFound)?;
+    check_not_personal(new, "newPassword", &[&user.email, &user.full_name])?;
     if !verify_password(&state.password_hashing, current, &user.password_hash).await? {
         return Err(AccountError::WrongPassword);
     }

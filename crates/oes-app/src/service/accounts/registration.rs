@@ -45,7 +45,12 @@ pub async fn signup(
 ) -> Result<(), AccountError> {
     let full_name = check_full_name(input.full_name)?;
     let email = Email::parse(input.email)?;
-    check_new_password(input.password, "password")?;
+    check_new_password(
+        input.password,
+        "password",
+        state.config.accounts.password_policy,
+        &[email.as_str(), &full_name],
+    )?;
     limit(state, Action::Signup, client, Some(email.as_str())).await?;
     // Hashed whether or not the email is free, so timing does not tell either.
     let hash = hash_password(

@@ -6,6 +6,7 @@ mod enumeration;
 mod hashing;
 mod limits;
 mod lockout;
+mod passwords;
 mod profile;
 mod reset;
 

@@ -258,7 +258,8 @@ impl TestAppBuilder {
 
 /// Creates an account directly through the service layer, with [`PASSWORD`].
 pub async fn user(db: &Db, email: &str, role: Role, verified: bool) -> UserId {
-    oes_app::service::accounts::create_user(db, email, "Asha Rao", PASSWORD, role, verified)
+    let policy = oes_app::domain::accounts::PasswordPolicy::default();
+    oes_app::service::accounts::create_user(db, policy, email, "Asha Rao", PASSWORD, role, verified)
         .await
         .expect("user created")
 }
