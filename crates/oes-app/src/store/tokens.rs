@@ -66,7 +66,8 @@ pub async fn insert(
     Ok(())
 }
 
-/// Voids every unused token of one purpose for a user: only the newest link or code works.
+/// Voids every unused token of one purpose for a user: a reset code when a newer one is sent,
+/// verification links once one of them is used.
 pub async fn void_all(
     conn: &mut AnyConnection,
     user_id: UserId,

@@ -2,7 +2,9 @@
 
 use super::*;
 
-/// Sends a fresh verification link for a user (voiding older ones) when `tx` commits.
+/// Sends a fresh verification link for a user when `tx` commits. Older links stay valid until
+/// one of them is used: the frontend asks for a resend right after signup, so voiding them here
+/// would break the link in the first email, the one most students click.
 async fn queue_verification(
     state: &AppState,
     tx: &mut UnitOfWork,
@@ -10,7 +12,6 @@ async fn queue_verification(
     email: &str,
     name: &str,
 ) -> Result<(), AccountError> {
-    tokens::void_all(tx, user_id, Purpose::VerifyEmail).await?;
     let token = new_token();
     tokens::insert(
         tx,
@@ -81,6 +82,7 @@ pub async fn signup(
         // links are voided with it, so no link confirms credentials other than these.
         && users::replace_pending_signup(&mut tx, existing.id, &full_name, &hash).await?
     {
+        tokens::void_all(&mut tx, existing.id, Purpose::VerifyEmail).await?;
         queue_verification(state, &mut tx, existing.id, &existing.email, &full_name).await?;
     }
     tx.commit().await?;
@@ -216,6 +218,8 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<Verified, Acc
     if !tokens::mark_used(&mut tx, &row.id).await? {
         return Err(AccountError::BadToken);
     }
+    // One link proved the address; the others (resends) have nothing left to prove.
+    tokens::void_all(&mut tx, row.user_id, Purpose::VerifyEmail).await?;
     let changed = users::mark_verified(&mut tx, row.user_id).await?;
     tx.commit().await?;
     invalidate_profile(state, row.user_id).await;

@@ -276,31 +276,53 @@ async fn answers_do_not_reveal_whether_an_email_is_registered() {
 }
 
 #[tokio::test]
-async fn verification_links_are_single_use_expire_and_resend_voids_the_old_one() {
+async fn the_first_emailed_link_still_verifies_after_the_resend_the_signup_page_asks_for() {
     for backend in support::BACKENDS {
         let app = super::start(backend, &[]).await;
-        let email = unique_email("links");
+        let email = unique_email("first-link");
+        // The frontend's flow: signup, then at once `resend-verification` with `{email}`.
         assert_eq!(app.signup(&email).await.status, 201);
         let first = link_token(&app.email_to(&email, 1).await, "/verify-email?token=");
-
-        // A resend makes the first link useless.
         let resent = app
             .post_anonymously("/api/auth/resend-verification", json!({ "email": email }))
             .await;
         assert_eq!(resent.status, 200);
         let second = link_token(&app.email_to(&email, 2).await, "/verify-email?token=");
         assert_ne!(first, second);
-        let old = app
+
+        // The student clicks the link in the first email.
+        let verified = app
             .post_anonymously(&format!("/api/auth/verify-email/{first}"), json!({}))
             .await;
-        assert_eq!(old.status, 400);
-        assert_eq!(old.code(), "invalid_token");
+        assert_eq!(verified.status, 200, "{}", verified.body);
+        assert_eq!(verified.body["message"], "Email verified successfully");
+        app.login(&email, PASSWORD).await;
+
+        // Once one link is used, every other is void: nothing is left to prove.
+        for spent in [&first, &second] {
+            let again = app
+                .post_anonymously(&format!("/api/auth/verify-email/{spent}"), json!({}))
+                .await;
+            assert_eq!(again.status, 400, "{}", again.body);
+            assert_eq!(again.code(), "invalid_token");
+        }
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn verification_links_are_single_use_and_expire() {
+    for backend in support::BACKENDS {
+        let app = super::start(backend, &[]).await;
+        let email = unique_email("links");
+        assert_eq!(app.signup(&email).await.status, 201);
+        let first = link_token(&app.email_to(&email, 1).await, "/verify-email?token=");
 
         // An expired link fails (expiry moved into the past in the database).
         app.sql("UPDATE account_tokens SET expires_at = 1 WHERE purpose = 'VERIFY_EMAIL' AND used_at IS NULL")
             .await;
         let expired = app
-            .post_anonymously(&format!("/api/auth/verify-email/{second}"), json!({}))
+            .post_anonymously(&format!("/api/auth/verify-email/{first}"), json!({}))
             .await;
         assert_eq!(expired.status, 400);
         assert_eq!(expired.code(), "invalid_token");
@@ -308,13 +330,13 @@ async fn verification_links_are_single_use_expire_and_resend_voids_the_old_one()
         // A fresh one works once, then is spent.
         app.post_anonymously("/api/auth/resend-verification", json!({ "email": email }))
             .await;
-        let third = link_token(&app.email_to(&email, 3).await, "/verify-email?token=");
+        let fresh = link_token(&app.email_to(&email, 2).await, "/verify-email?token=");
         let ok = app
-            .post_anonymously(&format!("/api/auth/verify-email/{third}"), json!({}))
+            .post_anonymously(&format!("/api/auth/verify-email/{fresh}"), json!({}))
             .await;
         assert_eq!(ok.status, 200);
         let reused = app
-            .post_anonymously(&format!("/api/auth/verify-email/{third}"), json!({}))
+            .post_anonymously(&format!("/api/auth/verify-email/{fresh}"), json!({}))
             .await;
         assert_eq!(reused.status, 400);
         let garbage = app
@@ -326,7 +348,7 @@ async fn verification_links_are_single_use_expire_and_resend_voids_the_old_one()
         app.post_anonymously("/api/auth/resend-verification", json!({ "email": email }))
             .await;
         app.outbox_settled().await;
-        assert_eq!(app.sink.messages().len(), 3);
+        assert_eq!(app.sink.messages().len(), 2);
         app.stop().await;
     }
 }
