@@ -192,8 +192,13 @@ pub struct AnalysisAnswer {
 #[serde(rename_all = "camelCase")]
 pub struct CorrectAnswer {
     pub option_ids: Vec<OptionId>,
+    /// A NUMERICAL question's key; null for the others.
     #[serde(with = "as_number::option")]
     pub numerical_answer: Option<Decimal>,
+    /// The same key under the name the frontend's result page reads (`correctAnswer.value`,
+    /// beside `tolerance`): without it the page shows "N/A".
+    #[serde(with = "as_number::option")]
+    pub value: Option<Decimal>,
     #[serde(with = "as_number::option")]
     pub tolerance: Option<Decimal>,
 }
@@ -297,6 +302,7 @@ async fn build_analysis(
                         .map(|o| o.id)
                         .collect(),
                     numerical_answer: q.numerical.map(|n| n.value),
+                    value: q.numerical.map(|n| n.value),
                     tolerance: q.numerical.map(|n| n.tolerance),
                 },
                 options: q

@@ -180,6 +180,40 @@ async fn scores_follow_the_policy_and_results_open_when_the_exam_ends() {
 }
 
 #[tokio::test]
+async fn the_analysis_gives_a_numerical_key_as_correct_answer_value_which_the_result_page_reads() {
+    on_each_backend(&[], |app: TestApp| async move {
+        let s = app.single("1", "0").await;
+        let n = app.numerical("9.81", "0.05", "2", "0").await;
+        let exam = app.live_exam(&[&s, &n], 600, 10).await;
+        let (_, student) = app.student("Asha").await;
+        // The exam page sends the number input's text.
+        sit(&app, &exam, &student, &[pick(&s, &[0]), number(&n, "9.8")]).await;
+        app.set_exam_end(&exam, oes_app::db::now_ms() - 1000).await;
+
+        let analysis = app
+            .wait_for_status(&format!("/api/result/{exam}/analysis"), &student, 200)
+            .await;
+        assert_eq!(analysis.status, 200, "{analysis:?}");
+        let qs = analysis.body["questions"].as_array().expect("questions");
+        // The page shows `${correctAnswer.value} (±${correctAnswer.tolerance})`.
+        let key = &qs[1]["correctAnswer"];
+        assert_eq!(key["value"], 9.81, "{key}");
+        assert_eq!(key["tolerance"], 0.05, "{key}");
+        assert_eq!(
+            key["numericalAnswer"], 9.81,
+            "the earlier name stays: {key}"
+        );
+        assert_eq!(qs[1]["studentAnswer"]["numericalAnswer"], 9.8);
+        assert_eq!(qs[1]["studentAnswer"]["marksObtained"], 2.0);
+        // A choice question has no numerical key; its options carry isCorrect.
+        assert!(qs[0]["correctAnswer"]["value"].is_null(), "{}", qs[0]);
+        assert_eq!(qs[0]["options"][0]["isCorrect"], true);
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn results_analysis_and_the_leaderboard_stay_closed_until_the_grace_period_is_over() {
     on_each_backend(&[], |app: TestApp| async move {
         let s = app.single("2", "0").await;
