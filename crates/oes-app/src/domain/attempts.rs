@@ -61,21 +61,39 @@ pub fn remaining_seconds(deadline_ms: i64, now_ms: i64) -> i64 {
     (deadline_ms - now_ms).max(0) / 1000
 }
 
+/// What a save says of the numerical answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NumericalInput {
+    /// Nothing: the save is about options (or is missing its answer).
+    #[default]
+    Absent,
+    /// The student cleared the answer.
+    Clear,
+    Value(Decimal),
+}
+
 /// Checks an answer against its question: option ids must belong to it (deduplicated), a
 /// SINGLE_CORRECT question takes at most one, a NUMERICAL question takes a number and no options.
-/// An empty selection clears a choice answer.
+/// An empty selection clears a choice answer and [`NumericalInput::Clear`] a numerical one; a
+/// cleared answer is the empty [`Answer`], which scores nothing.
 pub fn validate_answer(
     question: &Question,
     selected: Option<Vec<OptionId>>,
-    numerical: Option<Decimal>,
+    numerical: NumericalInput,
 ) -> Result<Answer, String> {
     match question.question_type {
         QuestionType::Numerical => {
             if selected.as_ref().is_some_and(|s| !s.is_empty()) {
                 return Err("a NUMERICAL question takes numericalAnswer, not options".into());
             }
-            let Some(n) = numerical else {
-                return Err("numericalAnswer is required for a NUMERICAL question".into());
+            let n = match numerical {
+                NumericalInput::Value(n) => n,
+                NumericalInput::Clear => return Ok(Answer::default()),
+                NumericalInput::Absent => {
+                    return Err("numericalAnswer is required for a NUMERICAL question \
+                                (null or \"\" clears the answer)"
+                        .into());
+                }
             };
             crate::domain::questions::check_number("numericalAnswer", n)?;
             // Stored with the schema's six decimal places; rounding here makes the scored
@@ -89,7 +107,8 @@ pub fn validate_answer(
             })
         }
         kind => {
-            if numerical.is_some() {
+            // A cleared numerical answer beside the options says nothing about them.
+            if let NumericalInput::Value(_) = numerical {
                 return Err("numericalAnswer is only for NUMERICAL questions".into());
             }
             let mut seen = HashSet::new();
@@ -141,6 +160,7 @@ fn splitmix(state: &mut u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::NumericalInput::{Absent, Clear, Value};
     use super::*;
     use crate::domain::questions::{Difficulty, QuestionOption};
 
@@ -187,23 +207,48 @@ mod tests {
     #[test]
     fn selections_are_deduplicated_and_foreign_options_refused() {
         let q = question(QuestionType::MultipleCorrect);
-        let a =
-            validate_answer(&q, Some(vec![q.options[0].id, q.options[0].id]), None).expect("valid");
+        let a = validate_answer(&q, Some(vec![q.options[0].id, q.options[0].id]), Absent)
+            .expect("valid");
         assert_eq!(a.selected, vec![q.options[0].id]);
-        assert!(validate_answer(&q, Some(vec![OptionId::new()]), None).is_err());
+        assert!(validate_answer(&q, Some(vec![OptionId::new()]), Absent).is_err());
     }
 
     #[test]
     fn single_correct_takes_one_option_and_numerical_takes_a_number() {
         let q = question(QuestionType::SingleCorrect);
-        assert!(validate_answer(&q, Some(vec![q.options[0].id, q.options[1].id]), None).is_err());
-        assert!(validate_answer(&q, None, Some(Decimal::ONE)).is_err());
+        assert!(validate_answer(&q, Some(vec![q.options[0].id, q.options[1].id]), Absent).is_err());
+        assert!(validate_answer(&q, None, Value(Decimal::ONE)).is_err());
         let n = question(QuestionType::Numerical);
-        assert!(validate_answer(&n, None, None).is_err());
-        assert!(validate_answer(&n, None, Some(Decimal::ONE)).is_ok());
+        assert!(validate_answer(&n, None, Absent).is_err());
+        assert!(validate_answer(&n, None, Value(Decimal::ONE)).is_ok());
         let long: Decimal = "0.3100001".parse().expect("decimal");
-        let stored = validate_answer(&n, None, Some(long)).expect("valid");
+        let stored = validate_answer(&n, None, Value(long)).expect("valid");
         assert_eq!(stored.numerical, Some("0.31".parse().expect("decimal")));
+    }
+
+    #[test]
+    fn clearing_gives_the_empty_answer_for_every_question_type() {
+        let n = question(QuestionType::Numerical);
+        assert_eq!(validate_answer(&n, None, Clear), Ok(Answer::default()));
+        assert_eq!(
+            validate_answer(&n, Some(vec![]), Clear),
+            Ok(Answer::default())
+        );
+        for kind in [QuestionType::SingleCorrect, QuestionType::MultipleCorrect] {
+            let q = question(kind);
+            assert_eq!(
+                validate_answer(&q, Some(vec![]), Absent),
+                Ok(Answer::default())
+            );
+            // A client that sends both fields, the number cleared, still clears the options.
+            assert_eq!(
+                validate_answer(&q, Some(vec![]), Clear),
+                Ok(Answer::default())
+            );
+            let picked = validate_answer(&q, Some(vec![q.options[1].id]), Clear).expect("valid");
+            assert_eq!(picked.selected, vec![q.options[1].id]);
+        }
+        assert!(validate_answer(&n, None, Clear).is_ok_and(|a| a.is_empty()));
     }
 
     #[test]

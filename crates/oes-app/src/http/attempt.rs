@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::attempts::AttemptStatus;
+use crate::domain::attempts::{AttemptStatus, NumericalInput};
 use crate::domain::exams::format_instant;
 use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId};
 use crate::http::body::SuccessMessage;
@@ -108,7 +108,8 @@ pub(crate) async fn load(
     }))
 }
 
-/// One answer. Last write wins.
+/// One answer. Last write wins; a cleared answer is no answer (the paper shows
+/// `studentAnswer: null`, and it scores nothing).
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SaveBody {
@@ -116,9 +117,31 @@ pub(crate) struct SaveBody {
     /// Options of that question; duplicates dropped; at most one for SINGLE_CORRECT; `[]`
     /// clears. Not for NUMERICAL.
     selected_option_ids: Option<Vec<OptionId>>,
-    /// NUMERICAL only; rounded to 6 decimals.
-    #[schema(minimum = -1e9, maximum = 1e9)]
-    numerical_answer: Option<Decimal>,
+    /// NUMERICAL only: a number, or its text as a number input gives it (`"3.5"`); rounded to
+    /// 6 decimals. `null` or `""` clears the answer (what the exam page's Clear button and an
+    /// emptied input send); leaving the field out is refused.
+    #[serde(default, deserialize_with = "numerical_input")]
+    #[schema(value_type = Option<f64>, minimum = -1e9, maximum = 1e9)]
+    numerical_answer: NumericalInput,
+}
+
+/// `null`, `""` (or blanks) → clear; anything else is read as a decimal, as before.
+fn numerical_input<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NumericalInput, D::Error> {
+    use serde::de::Error;
+    let value = match Option::<serde_json::Value>::deserialize(d)? {
+        None => return Ok(NumericalInput::Clear),
+        Some(serde_json::Value::String(text)) => {
+            let text = text.trim();
+            if text.is_empty() {
+                return Ok(NumericalInput::Clear);
+            }
+            serde_json::Value::String(text.to_owned())
+        }
+        Some(other) => other,
+    };
+    <Decimal as Deserialize>::deserialize(value)
+        .map(NumericalInput::Value)
+        .map_err(D::Error::custom)
 }
 
 #[utoipa::path(post, path = "/api/exam-attempt/{examId}/save", operation_id = "saveAnswer", tag = "attempts",

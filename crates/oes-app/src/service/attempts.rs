@@ -16,13 +16,13 @@ use std::time::Duration;
 
 use oes_cache::Cache;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::cache_entries as entry;
 use crate::db::{Backend, Db, now_ms};
 use crate::domain::accounts::Role;
 use crate::domain::attempts::{
-    AttemptStatus, deadline, option_order, remaining_seconds, validate_answer,
+    AttemptStatus, NumericalInput, deadline, option_order, remaining_seconds, validate_answer,
 };
 use crate::domain::exams::{ExamState, is_live};
 use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId, UserId};
@@ -240,12 +240,11 @@ pub async fn load(
     })
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct SaveInput {
     pub question_id: QuestionId,
     pub selected_option_ids: Option<Vec<OptionId>>,
-    pub numerical_answer: Option<Decimal>,
+    pub numerical_answer: NumericalInput,
 }
 
 /// The paper question as a question for validation: options without correctness, which
@@ -309,7 +308,13 @@ pub async fn save(
             "This attempt has been submitted".into(),
         ));
     }
-    store::upsert_answer(&mut tx, attempt.id, question.id, &answer, now).await?;
+    if answer.is_empty() {
+        // A cleared answer is no answer: the paper shows the question unanswered after a
+        // reload (the exam page counts any saved answer as answered) and nothing is scored.
+        store::delete_answer(&mut tx, attempt.id, question.id).await?;
+    } else {
+        store::upsert_answer(&mut tx, attempt.id, question.id, &answer, now).await?;
+    }
     store::log_event(
         &mut tx,
         attempt.id,

@@ -153,6 +153,20 @@ pub async fn upsert_answer(
     Ok(())
 }
 
+/// Removes the student's answer to one question, if any.
+pub async fn delete_answer(
+    conn: &mut AnyConnection,
+    attempt: AttemptId,
+    question: QuestionId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM student_answers WHERE attempt_id = $1 AND question_id = $2")
+        .bind(attempt.to_string())
+        .bind(question.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// A saved answer with the marks it earned once scored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerRow {

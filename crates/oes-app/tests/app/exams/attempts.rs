@@ -140,6 +140,112 @@ async fn starting_outside_the_window_or_a_draft_is_refused() {
 }
 
 #[tokio::test]
+async fn an_answer_cleared_as_the_exam_page_clears_it_stays_unanswered_and_scores_nothing() {
+    on_each_backend(&[], |app: TestApp| async move {
+        // Every question takes a mark off for a wrong answer.
+        let by_null = app.numerical("5", "0", "2", "1").await;
+        let by_empty = app.numerical("5", "0", "2", "1").await;
+        let right = app.numerical("5", "0", "2", "1").await;
+        let single = app.single("2", "1").await;
+        let multiple = app.multiple("2", "1").await;
+        let exam = app
+            .live_exam(&[&by_null, &by_empty, &right, &single, &multiple], 3600, 30)
+            .await;
+        let (_, student) = app.student("Asha").await;
+        let started = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/start"),
+                json!({}),
+                &student,
+            )
+            .await;
+        assert_eq!(started.status, 201, "{started:?}");
+        let save = |body: Value| {
+            let (app, student, exam) = (&app, student.clone(), exam.clone());
+            async move {
+                let a = app
+                    .post(
+                        &format!("/api/exam-attempt/{exam}/save"),
+                        body.clone(),
+                        &student,
+                    )
+                    .await;
+                assert_eq!(a.status, 200, "{body} -> {a:?}");
+                assert_eq!(a.body["success"], true, "{a:?}");
+            }
+        };
+
+        // Wrong answers first, in the page's shapes (a number input's text for NUMERICAL).
+        save(json!({ "questionId": by_null["id"], "numericalAnswer": "7" })).await;
+        save(json!({ "questionId": by_empty["id"], "numericalAnswer": "8.5" })).await;
+        save(json!({ "questionId": right["id"], "numericalAnswer": "5" })).await;
+        save(json!({ "questionId": single["id"], "selectedOptionIds": [option_id(&single, 1)] }))
+            .await;
+        save(
+            json!({ "questionId": multiple["id"], "selectedOptionIds": [option_id(&multiple, 2)] }),
+        )
+        .await;
+        // Then cleared: Clear then Save & Next sends null; an emptied input sends "".
+        save(json!({ "questionId": by_null["id"], "numericalAnswer": null })).await;
+        save(json!({ "questionId": by_empty["id"], "numericalAnswer": "" })).await;
+        save(json!({ "questionId": single["id"], "selectedOptionIds": [] })).await;
+        save(json!({ "questionId": multiple["id"], "selectedOptionIds": [] })).await;
+
+        // After a reload the old answers are gone, not back.
+        let paper = app
+            .get(&format!("/api/exam-attempt/{exam}/attempt"), &student)
+            .await;
+        assert_eq!(paper.status, 200, "{paper:?}");
+        let answers: Vec<&Value> = paper.body["exam"]["questions"]
+            .as_array()
+            .expect("questions")
+            .iter()
+            .map(|q| &q["studentAnswer"])
+            .collect();
+        assert!(answers[0].is_null(), "{}", answers[0]);
+        assert!(answers[1].is_null(), "{}", answers[1]);
+        assert_eq!(answers[2]["numericalAnswer"], 5.0);
+        assert!(answers[3].is_null(), "{}", answers[3]);
+        assert!(answers[4].is_null(), "{}", answers[4]);
+
+        // Leaving the answer out altogether is still a mistake, not a clear.
+        let missing = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/save"),
+                json!({ "questionId": right["id"] }),
+                &student,
+            )
+            .await;
+        assert_eq!(missing.status, 400, "{missing:?}");
+
+        let submitted = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/submit"),
+                json!({}),
+                &student,
+            )
+            .await;
+        assert_eq!(submitted.status, 200, "{submitted:?}");
+        app.set_exam_end(&exam, oes_app::db::now_ms() - 1000).await;
+        // Only the one right answer counts: no negative marks for the cleared ones.
+        let score = app
+            .wait_for_status(&format!("/api/result/{exam}/score"), &student, 200)
+            .await;
+        assert_eq!(score.status, 200, "{score:?}");
+        assert_eq!(score.body["score"], 2.0, "{score:?}");
+        let analysis = app
+            .get(&format!("/api/result/{exam}/analysis"), &student)
+            .await;
+        let reviewed = analysis.body["questions"].as_array().expect("questions");
+        for i in [0, 1, 3, 4] {
+            assert!(reviewed[i]["studentAnswer"].is_null(), "{}", reviewed[i]);
+        }
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn concurrent_starts_make_one_attempt() {
     on_each_backend(&[], |app: TestApp| async move {
         let q = app.single("1", "0").await;
