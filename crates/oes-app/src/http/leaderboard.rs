@@ -1,12 +1,13 @@
-//! `/api/leaderboard` handlers: the top of the most recently ended exam, for signed-in users,
-//! once its results are released.
+//! `/api/leaderboard` handlers: the top of the most recently ended exam whose results are
+//! released, for everyone (the public home page shows it).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use serde::Serialize;
 
+use crate::domain::ids::UserId;
 use crate::http::error::ErrorBody;
-use crate::http::openapi::Unauthenticated;
 use crate::http::{ApiError, CurrentUser};
 use crate::service::leaderboard::{self, Leaderboard};
 use crate::state::AppState;
@@ -18,19 +19,31 @@ pub(crate) struct TopFive {
     board: Leaderboard,
 }
 
+/// The signed-in viewer, if any. No session, or an expired, revoked or unverified one, is an
+/// anonymous visit and never a 401 or 403: the home page calls this for every visitor, and the
+/// frontend answers either status by sending the visitor to /login.
+pub(crate) struct Viewer(Option<UserId>);
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user = CurrentUser::from_request_parts(parts, state).await;
+        Ok(Viewer(user.ok().map(|u| u.id)))
+    }
+}
+
 #[utoipa::path(get, path = "/api/leaderboard/top-five", operation_id = "topFive", tag = "leaderboard",
-    security(("bearer" = []), ("cookie" = [])),
+    security((), ("bearer" = []), ("cookie" = [])),
     responses(
-        (status = 200, description = "The most recently ended exam, once its grace period is over; competition ranking (ties share a rank, earlier submission listed first); only names and scores of others", body = TopFive),
-        (status = 403, description = "Email not verified, or results_not_released: the most recently ended exam is still in its grace period (the message names the release time)", body = ErrorBody),
-        (status = 404, description = "No exam has ended yet", body = ErrorBody),
-        Unauthenticated,
+        (status = 200, description = "The most recently ended exam whose grace period is over (an exam still in it is skipped); competition ranking (ties share a rank, earlier submission listed first); rank, name, department, year and score only. A session is optional: it only marks the viewer's own row (isYou)", body = TopFive),
+        (status = 404, description = "No exam has released its results yet", body = ErrorBody),
     ))]
 pub(crate) async fn top_five(
     State(state): State<AppState>,
-    user: CurrentUser,
+    Viewer(viewer): Viewer,
 ) -> Result<Json<TopFive>, ApiError> {
-    let board = leaderboard::top(&state, user.id, 5).await?;
+    let board = leaderboard::top(&state, viewer, 5).await?;
     Ok(Json(TopFive {
         success: true,
         board,

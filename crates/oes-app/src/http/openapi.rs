@@ -84,7 +84,7 @@ use crate::state::AppState;
         (name = "exams", description = "Exams: drafts and publishing (administrators), upcoming and live lists (students)"),
         (name = "attempts", description = "A student's attempt: start, paper, save, submit; auto-submitted at the hard end"),
         (name = "results", description = "A student's own results, released when the exam's end plus its grace period has passed"),
-        (name = "leaderboard", description = "Top scores of the most recently ended exam (signed-in users)"),
+        (name = "leaderboard", description = "Top scores of the most recently ended exam whose results are released (public)"),
         (name = "notifications", description = "Admin notifications: one message fanned out to an audience by email"),
         (name = "monitoring", description = "Job queues, cache and Redis of the running platform (administrators); what the queue dashboard shows"),
     )

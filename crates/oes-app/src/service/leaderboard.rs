@@ -1,9 +1,12 @@
-//! The leaderboard of the most recently ended exam, once its results are released (the end
-//! plus the grace period, as for a student's own results); until then it answers 403.
+//! The leaderboard of the most recently ended exam whose results are released (its end plus
+//! the grace period has passed, as for a student's own results). An exam still in its grace
+//! period is skipped, not refused: the home page shows the board to everyone, and the
+//! frontend sends any 401 or 403 to the login page.
 //!
-//! What a student may see of others: rank, full name and score of the top N, nothing else (no
-//! email, department, year or answers), and only when signed in. Ranking is competition ranking
-//! ("1224"): equal scores share a rank; within a rank, the earlier submission is listed first.
+//! What anyone may see, signed in or not: rank, full name, department, year and score of the
+//! top N, and the exam's title, date and total marks. Never emails, ids or answers; `isYou`
+//! marks a signed-in viewer's own row. Ranking is competition ranking ("1224"): equal scores
+//! share a rank; within a rank, the earlier submission is listed first.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -13,7 +16,6 @@ use crate::domain::exams::format_instant;
 use crate::domain::ids::{ExamId, UserId};
 use crate::domain::scoring::as_number;
 use crate::service::exams::{ExamError, slot_views};
-use crate::service::results::{not_released, release_time};
 use crate::state::AppState;
 use crate::store::results as store;
 
@@ -33,9 +35,14 @@ pub struct LeaderboardExam {
 pub struct Entry {
     pub rank: i64,
     pub name: String,
+    /// The profile's department code (`CST`, `EE`, …; the page spells it out); null for a
+    /// student without a profile.
+    pub department: Option<String>,
+    /// The profile's year (`ONE` … `FIVE`); null without a profile.
+    pub year: Option<String>,
     #[serde(with = "as_number")]
     pub score: Decimal,
-    /// True on the caller's own row.
+    /// True on the signed-in viewer's own row; false for anonymous visitors.
     pub is_you: bool,
 }
 
@@ -48,15 +55,16 @@ pub struct Leaderboard {
     pub total_participants: i64,
 }
 
-pub async fn top(state: &AppState, viewer: UserId, n: i64) -> Result<Leaderboard, ExamError> {
+/// The top `n` of the latest released exam; `viewer` is the signed-in user, if any.
+pub async fn top(
+    state: &AppState,
+    viewer: Option<UserId>,
+    n: i64,
+) -> Result<Leaderboard, ExamError> {
     let mut conn = state.db.pool().acquire().await?;
-    let now = now_ms();
-    let exam = store::latest_ended_exam(&mut conn, now)
+    let exam = store::latest_released_exam(&mut conn, now_ms())
         .await?
-        .ok_or(ExamError::NotFound("no exam has ended yet"))?;
-    if now < release_time(&exam) {
-        return Err(not_released(&exam));
-    }
+        .ok_or(ExamError::NotFound("no exam has released its results yet"))?;
     let id = exam.id.to_string();
     let standings = store::standings(&mut conn, &id, n).await?;
     let total_participants = store::participants(&mut conn, &id).await?;
@@ -66,7 +74,7 @@ pub async fn top(state: &AppState, viewer: UserId, n: i64) -> Result<Leaderboard
             .iter()
             .map(|v| v.slot.marks),
     );
-    let viewer = viewer.to_string();
+    let viewer = viewer.map(|v| v.to_string());
     let mut data: Vec<Entry> = Vec::with_capacity(standings.len());
     for (i, s) in standings.into_iter().enumerate() {
         let rank = match data.last() {
@@ -76,8 +84,10 @@ pub async fn top(state: &AppState, viewer: UserId, n: i64) -> Result<Leaderboard
         data.push(Entry {
             rank,
             name: s.name.unwrap_or_else(|| "(deleted user)".to_owned()),
+            department: s.department,
+            year: s.year,
             score: s.score,
-            is_you: s.user_id == viewer,
+            is_you: viewer.as_deref() == Some(s.user_id.as_str()),
         });
     }
     Ok(Leaderboard {

@@ -158,9 +158,10 @@ async fn scores_follow_the_policy_and_results_open_when_the_exam_ends() {
         assert_eq!(score.status, 200, "{score:?} after {swept:?}");
         assert_eq!(score.body["score"], 0.0);
 
-        // The leaderboard: signed-in only, names and scores only, ties share a rank.
+        // The leaderboard: public, no emails, ties share a rank; the viewer's row is marked.
         let anon = app.call("GET", "/api/leaderboard/top-five", None, Auth::None).await;
-        assert_eq!(anon.status, 401);
+        assert_eq!(anon.status, 200, "{anon:?}");
+        assert!(anon.body["data"].as_array().is_some_and(|rows| rows.iter().all(|r| r["isYou"] == false)));
         let board = app.get("/api/leaderboard/top-five", &c).await;
         assert_eq!(board.status, 200, "{board:?}");
         let rows = board.body["data"].as_array().expect("rows");
@@ -256,7 +257,6 @@ async fn results_analysis_and_the_leaderboard_stay_closed_until_the_grace_period
         for path in [
             format!("/api/result/{exam}/score"),
             format!("/api/result/{exam}/analysis"),
-            "/api/leaderboard/top-five".to_owned(),
         ] {
             let refused = app.get(&path, &done).await;
             assert_eq!(refused.status, 403, "{path}: {refused:?}");
@@ -265,6 +265,11 @@ async fn results_analysis_and_the_leaderboard_stay_closed_until_the_grace_period
             let message = refused.body["message"].as_str().unwrap_or_default();
             assert!(message.contains("grace"), "{path}: {message}");
         }
+        // The leaderboard skips an exam in its grace period rather than refusing (the home
+        // page would send a 403 to /login); with no other exam released there is none.
+        let board = app.get("/api/leaderboard/top-five", &done).await;
+        assert_eq!(board.status, 404, "{board:?}");
+        assert!(!board.body.to_string().contains("Asha"), "{board:?}");
         let mine = app.get("/api/result", &done).await;
         assert_eq!(mine.body["data"][0]["isResultAvailable"], false, "{mine:?}");
         assert!(mine.body["data"][0]["score"].is_null(), "{mine:?}");
@@ -307,6 +312,118 @@ async fn results_analysis_and_the_leaderboard_stay_closed_until_the_grace_period
         assert_eq!(board.body["count"], 2, "{board:?}");
         let mine = app.get("/api/result", &done).await;
         assert_eq!(mine.body["data"][0]["isResultAvailable"], true, "{mine:?}");
+        app
+    })
+    .await;
+}
+
+/// What the home page sends: a plain GET, with a Bearer header only if the browser holds a token.
+async fn home_page_board(app: &TestApp, token: Option<&str>) -> crate::support::Answer {
+    let auth = match token {
+        Some(token) => Auth::Bearer(token),
+        None => Auth::None,
+    };
+    app.call("GET", "/api/leaderboard/top-five", None, auth)
+        .await
+}
+
+#[tokio::test]
+async fn the_home_pages_leaderboard_is_public_with_department_and_year_of_released_results_only() {
+    on_each_backend(&[], |app: TestApp| async move {
+        let s = app.single("2", "0").await;
+        let released = app.live_exam(&[&s], 600, 10).await;
+        let (_, asha) = app.student("Asha").await;
+        let (_, bala) = app.student("Bala").await;
+        let profile = json!({
+            "fullName": "Asha Rao", "course": "BTECH", "department": "CST", "year": "TWO",
+            "semester": "S3", "enrollmentNumber": "2023CSB001",
+        });
+        let put = app
+            .call("PUT", "/api/profile/me", Some(profile), Auth::Bearer(&asha))
+            .await;
+        assert_eq!(put.status, 200, "{put:?}");
+        sit(&app, &released, &asha, &[pick(&s, &[0])]).await;
+        sit(&app, &released, &bala, &[pick(&s, &[1])]).await;
+
+        // Nothing released yet: a 404 the page hides, not a 401 that sends it to /login.
+        let none = home_page_board(&app, None).await;
+        assert_eq!(none.status, 404, "{none:?}");
+
+        app.set_exam_end(&released, oes_app::db::now_ms() - 2000)
+            .await;
+        for token in [&asha, &bala] {
+            let score = app
+                .wait_for_status(&format!("/api/result/{released}/score"), token, 200)
+                .await;
+            assert_eq!(score.status, 200, "{score:?}");
+        }
+
+        // A later exam still in its grace period is skipped, not refused with a 403.
+        let graced = app
+            .post(
+                "/api/exam/create",
+                json!({
+                    "title": "Graced", "durationMinutes": 10, "graceSeconds": 600,
+                    "startTime": super::rfc3339(-900), "endTime": super::rfc3339(600),
+                }),
+                &app.admin,
+            )
+            .await;
+        assert_eq!(graced.status, 201, "{graced:?}");
+        let graced = graced.body["exam"]["id"]
+            .as_str()
+            .expect("exam id")
+            .to_owned();
+        app.add(&graced, &[&s]).await;
+        app.publish(&graced).await;
+        app.set_exam_end(&graced, oes_app::db::now_ms() - 1000)
+            .await;
+
+        for token in [None, Some("a-token-from-a-session-long-gone")] {
+            let board = home_page_board(&app, token).await;
+            assert_eq!(board.status, 200, "{token:?}: {board:?}");
+            assert_eq!(board.body["success"], true);
+            assert_eq!(
+                board.body["exam"]["id"],
+                released.as_str(),
+                "the released exam, not the graced one"
+            );
+            assert_eq!(board.body["exam"]["totalMarks"], 2.0);
+            assert!(board.body["exam"]["examDate"].is_string());
+            assert_eq!(board.body["totalParticipants"], 2);
+            let rows = board.body["data"].as_array().expect("rows");
+            assert_eq!(rows.len(), 2);
+            assert_eq!(
+                (rows[0]["rank"].as_i64(), rows[0]["name"].as_str()),
+                (Some(1), Some("Asha Rao"))
+            );
+            // As the page displays them: codes it spells out ("Computer Science & Technology").
+            assert_eq!(rows[0]["department"], "CST");
+            assert_eq!(rows[0]["year"], "TWO");
+            assert_eq!(rows[0]["score"], 2.0);
+            // Bala has no profile: blanks, not a crash.
+            assert_eq!(rows[1]["name"], "Bala");
+            assert!(
+                rows[1]["department"].is_null() && rows[1]["year"].is_null(),
+                "{}",
+                rows[1]
+            );
+            assert!(rows.iter().all(|r| r["isYou"] == false));
+            let text = board.body.to_string();
+            assert!(
+                !text.contains('@'),
+                "no emails for anonymous visitors: {text}"
+            );
+            assert!(
+                !text.contains("userId") && !text.contains("attemptId"),
+                "{text}"
+            );
+        }
+        // A signed-in student sees the same board with their own row marked.
+        let mine = home_page_board(&app, Some(&bala)).await;
+        assert_eq!(mine.status, 200, "{mine:?}");
+        assert_eq!(mine.body["data"][1]["isYou"], true);
+        assert_eq!(mine.body["data"][0]["isYou"], false);
         app
     })
     .await;
