@@ -152,6 +152,7 @@ fn main() {
         for (email, is_verified) in [(verified, true), (unverified, false)] {
             oes_app::service::accounts::create_user(
                 &db,
+                oes_app::domain::accounts::PasswordPolicy::default(),
                 email,
                 "Asha Rao",
                 "correct horse 42",
