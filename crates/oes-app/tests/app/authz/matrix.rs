@@ -173,13 +173,13 @@ fn result(caller: Caller, column: Column) -> u16 {
     }
 }
 
-/// The leaderboard shows the exam that ended last, to signed-in users, once its grace period
-/// is over: 404 while no exam has ended, 403 `results_not_released` during the grace period.
-fn leaderboard(caller: Caller, column: Column) -> u16 {
-    match (caller, column) {
-        (Anonymous, _) => 401,
-        (_, In(Ended)) => 200,
-        (_, In(Grace)) => 403,
+/// The home page's leaderboard is public, as the original's was: the exam that ended last
+/// among those whose results are released (its end plus grace has passed), for anyone, signed
+/// in or not; 404 while none is released, also during the grace period (a 403 there would send
+/// the frontend's visitors to /login).
+fn leaderboard(_: Caller, column: Column) -> u16 {
+    match column {
+        In(Ended) => 200,
         _ => 404,
     }
 }
