@@ -184,35 +184,7 @@ pub async fn upsert_question(
     .bind(updated_at)
     .execute(&mut *conn)
     .await?;
-    for table in ["question_options", "numerical_answers"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE question_id = $1"))
-            .bind(q.id.to_string())
-            .execute(&mut *conn)
-            .await?;
-    }
-    for (position, o) in q.options.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO question_options (id, question_id, position, text, is_correct) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(o.id.to_string())
-        .bind(q.id.to_string())
-        .bind(position as i64)
-        .bind(&o.text)
-        .bind(o.is_correct)
-        .execute(&mut *conn)
-        .await?;
-    }
-    if let Some(n) = q.numerical {
-        sqlx::query(
-            "INSERT INTO numerical_answers (question_id, value, tolerance) VALUES ($1, CAST($2 AS NUMERIC), CAST($3 AS NUMERIC))",
-        )
-        .bind(q.id.to_string())
-        .bind(n.value.to_string())
-        .bind(n.tolerance.to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
+    crate::store::questions::replace_parts(conn, q).await
 }
 
 /// One slot of an imported exam; `snapshot` is the frozen question of a published exam.

@@ -147,16 +147,22 @@ pub async fn replace(
     if done.rows_affected() != 1 {
         return Ok(false);
     }
-    sqlx::query("DELETE FROM question_options WHERE question_id = $1")
-        .bind(q.id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM numerical_answers WHERE question_id = $1")
-        .bind(q.id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    insert_parts(conn, q).await?;
+    replace_parts(conn, q).await?;
     Ok(true)
+}
+
+/// Replaces a question's options and numerical key with `q`'s (an update, or a re-import).
+pub(crate) async fn replace_parts(
+    conn: &mut AnyConnection,
+    q: &Question,
+) -> Result<(), sqlx::Error> {
+    for table in ["question_options", "numerical_answers"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE question_id = $1"))
+            .bind(q.id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    insert_parts(conn, q).await
 }
 
 async fn load_parts(conn: &mut AnyConnection, q: &mut Question) -> Result<(), sqlx::Error> {
