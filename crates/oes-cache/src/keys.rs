@@ -37,6 +37,12 @@ pub fn user_exams(user_id: impl Display) -> String {
     format!("user:{user_id}:exams")
 }
 
+/// `session:{tokenHash}`: a resolved session. Keyed by the token's keyed hash, never by the
+/// token itself, so reading Redis does not give anyone a usable session.
+pub fn session(token_hash: impl Display) -> String {
+    format!("session:{token_hash}")
+}
+
 /// `exams:all`: the list of all exams.
 pub fn exams_all() -> String {
     "exams:all".to_owned()
@@ -70,5 +76,6 @@ mod tests {
         assert_eq!(result("a-9"), "result:a-9");
         assert_eq!(user_exams(42), "user:42:exams");
         assert_eq!(exams_all(), "exams:all");
+        assert_eq!(session("ab12"), "session:ab12");
     }
 }

@@ -199,7 +199,7 @@ async fn signed_in(parts: &Parts, state: &AppState) -> Result<CurrentUser, ApiEr
     if source == TokenSource::Cookie {
         check_origin(&parts.method, &parts.headers, &state.config.accounts)?;
     }
-    let user = accounts::authenticate(&state.db, state.config.secret.expose(), &token)
+    let user = accounts::authenticate(state, &token)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(unauthorized)?;

@@ -8,8 +8,9 @@ use crate::domain::accounts::Role;
 use crate::domain::ids::{SessionId, UserId};
 use crate::store::users::decode_err;
 
-/// A live session joined with its user: what an authenticated request needs.
-#[derive(Debug, Clone)]
+/// A live session joined with its user: what an authenticated request needs. Serializable
+/// because the service keeps it in the cache (see `service::accounts::session_cache`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SessionUser {
     pub session_id: SessionId,
     pub user_id: UserId,
@@ -17,6 +18,8 @@ pub struct SessionUser {
     pub full_name: String,
     pub role: Role,
     pub email_verified: bool,
+    /// Unix milliseconds: a cached copy must not outlive the session.
+    pub expires_at: i64,
 }
 
 pub struct NewSession<'a> {
@@ -49,7 +52,8 @@ pub async fn insert(conn: &mut AnyConnection, s: &NewSession<'_>) -> Result<(), 
 /// The session with this token hash, if it is neither revoked nor expired.
 pub async fn find_live(db: &Db, token_hash: &str) -> Result<Option<SessionUser>, sqlx::Error> {
     let row = sqlx::query(
-        "SELECT s.id AS session_id, u.id AS user_id, u.email, u.full_name, u.role, u.email_verified
+        "SELECT s.id AS session_id, u.id AS user_id, u.email, u.full_name, u.role, u.email_verified,
+                s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
     )
@@ -70,6 +74,7 @@ pub async fn find_live(db: &Db, token_hash: &str) -> Result<Option<SessionUser>,
         full_name: row.try_get("full_name")?,
         role: Role::parse(&role).unwrap_or(Role::User),
         email_verified: flag(&row, "email_verified")?,
+        expires_at: row.try_get("expires_at")?,
     }))
 }
 
@@ -85,20 +90,40 @@ pub async fn revoke_by_hash(db: &Db, token_hash: &str) -> Result<bool, sqlx::Err
     Ok(result.rows_affected() > 0)
 }
 
-/// Ends every live session of a user except `keep` (the one making the change, if any).
+/// Ends every live session of a user except `keep` (the one making the change, if any), and
+/// returns the token hashes it ended: the caller drops their cached copies.
 pub async fn revoke_all_for_user(
     conn: &mut AnyConnection,
     user_id: UserId,
     keep: Option<SessionId>,
-) -> Result<u64, sqlx::Error> {
+) -> Result<Vec<String>, sqlx::Error> {
     let keep = keep.map(|k| k.to_string()).unwrap_or_default();
-    let result = sqlx::query(
-        "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3",
+    let rows = sqlx::query(
+        "UPDATE sessions SET revoked_at = $1
+         WHERE user_id = $2 AND revoked_at IS NULL AND id <> $3
+         RETURNING token_hash",
     )
     .bind(now_ms())
     .bind(user_id.to_string())
     .bind(keep)
-    .execute(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(result.rows_affected())
+    rows.iter().map(|r| r.try_get("token_hash")).collect()
+}
+
+/// The token hashes of a user's live sessions: whose cached copies a change to the user (name,
+/// verification) makes stale.
+pub async fn live_hashes_for_user(
+    conn: &mut AnyConnection,
+    user_id: UserId,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT token_hash FROM sessions
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2",
+    )
+    .bind(user_id.to_string())
+    .bind(now_ms())
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| r.try_get("token_hash")).collect()
 }

@@ -20,12 +20,15 @@ mod lockout;
 mod passwords;
 mod profile;
 mod registration;
+mod session_cache;
 
 pub use hashing::*;
 pub use lockout::{DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE, DEVICE_COOKIE_PATH};
 pub use passwords::*;
 pub use profile::*;
 pub use registration::*;
+pub use session_cache::authenticate;
+use session_cache::{forget_sessions, forget_sessions_of};
 
 use std::time::Duration;
 
@@ -243,18 +246,6 @@ pub async fn find_user_by_email(
     Ok(users::find_by_email(&mut conn, email)
         .await?
         .map(|u| (u.id, u.role)))
-}
-
-/// The user behind a session token, if the session is live.
-pub async fn authenticate(
-    db: &Db,
-    secret: &str,
-    token: &str,
-) -> Result<Option<sessions::SessionUser>, AccountError> {
-    if token.is_empty() || token.len() > 256 {
-        return Ok(None);
-    }
-    Ok(sessions::find_live(db, &token_hash(secret, token)).await?)
 }
 
 /// Starts a session for a user; returns the token to hand to the client.

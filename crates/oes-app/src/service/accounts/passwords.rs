@@ -101,10 +101,11 @@ pub async fn reset_password(
     )
     .await?;
     users::set_password(&mut tx, user.id, &hash).await?;
-    sessions::revoke_all_for_user(&mut tx, user.id, None).await?;
+    let revoked = sessions::revoke_all_for_user(&mut tx, user.id, None).await?;
     let notice = password_changed_notice(client, &user.full_name);
     tx.send_email(&user.email, &notice).await?;
     tx.commit().await?;
+    forget_sessions(&state.cache, revoked).await;
     Ok(())
 }
 
@@ -156,9 +157,10 @@ pub async fn change_password(
     let hash = hash_password(&state.password_hashing, new, state.config.accounts.hash).await?;
     let mut tx = state.begin().await?;
     users::set_password(&mut tx, user_id, &hash).await?;
-    sessions::revoke_all_for_user(&mut tx, user_id, Some(session_id)).await?;
+    let revoked = sessions::revoke_all_for_user(&mut tx, user_id, Some(session_id)).await?;
     let notice = password_changed_notice(client, &user.full_name);
     tx.send_email(&user.email, &notice).await?;
     tx.commit().await?;
+    forget_sessions(&state.cache, revoked).await;
     Ok(())
 }

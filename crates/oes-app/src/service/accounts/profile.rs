@@ -110,6 +110,7 @@ pub async fn update_profile(
     users::set_full_name(&mut tx, user_id, &full_name).await?;
     tx.commit().await?;
     invalidate_profile(state, user_id).await;
+    forget_sessions_of(state, user_id).await;
     load_profile(state, user_id).await
 }
 
@@ -189,8 +190,9 @@ pub async fn confirm_email_change(state: &AppState, token: &str) -> Result<(), A
     if !users::set_email(&mut tx, row.user_id, &new_email).await? {
         return Err(AccountError::EmailTaken);
     }
-    sessions::revoke_all_for_user(&mut tx, row.user_id, None).await?;
+    let revoked = sessions::revoke_all_for_user(&mut tx, row.user_id, None).await?;
     tx.commit().await?;
     invalidate_profile(state, row.user_id).await;
+    forget_sessions(&state.cache, revoked).await;
     Ok(())
 }

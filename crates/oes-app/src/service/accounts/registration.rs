@@ -198,7 +198,9 @@ async fn upgrade_to_argon2(state: &AppState, user: &users::UserRow, password: &s
 
 /// Ends the session of this token, if live.
 pub async fn logout(state: &AppState, token: &str) -> Result<(), AccountError> {
-    sessions::revoke_by_hash(&state.db, &token_hash(secret(state), token)).await?;
+    let hash = token_hash(secret(state), token);
+    sessions::revoke_by_hash(&state.db, &hash).await?;
+    forget_sessions(&state.cache, vec![hash]).await;
     Ok(())
 }
 
@@ -223,6 +225,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<Verified, Acc
     let changed = users::mark_verified(&mut tx, row.user_id).await?;
     tx.commit().await?;
     invalidate_profile(state, row.user_id).await;
+    forget_sessions_of(state, row.user_id).await;
     Ok(if changed {
         Verified::Now
     } else {

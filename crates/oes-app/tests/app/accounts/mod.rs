@@ -9,6 +9,7 @@ mod lockout;
 mod passwords;
 mod profile;
 mod reset;
+mod sessions;
 
 use oes_app::db::Backend;
 
