@@ -1,21 +1,38 @@
-//! `oes loadtest`: the exam-day run, in one process. It starts the configured application on a
-//! free local port, prepares an exam and N verified students (accounts and sessions written
-//! directly, so argon2 does not dominate the set-up), then releases every student at the same
-//! instant: start, load the paper, save `answers` answers, submit. It reports p50/p99 latency per
-//! endpoint, errors, how many times the paper was read from the database, and the time from the
-//! first submit until every attempt is scored.
+//! `oes loadtest`: the exam-day run. It prepares an exam and N verified students, then releases
+//! every student at the same instant: start, load the paper, save `answers` answers, submit.
 //!
-//! Client and server share the machine (and this process), so the figures are a floor on what
-//! a separate client would measure, not a capacity statement.
+//! Two modes:
+//! - in process (no `--url`): it starts the configured application on a free local port of
+//!   this process. Client and server share the process, so the figures are a floor on what a
+//!   separate client would measure;
+//! - against running servers (`--url`, repeatable or comma-separated): students are spread
+//!   round robin over the URLs (several `oes serve` processes on one database and Redis).
+//!
+//! Students are created the way the CLI's `seed` and `admin create` create accounts: written
+//! straight to `DATABASE_URL` (verified, with a session whose token is keyed with
+//! `APP_SECRET`), because the public API can only create students through an emailed link
+//! and no admin route creates them. So `--url` needs the deployment's `DATABASE_URL` and
+//! `APP_SECRET`. The admin who builds the exam is made the same way; questions and the exam
+//! go through the API.
+//!
+//! The report: p50/p95/p99/max per endpoint, errors by endpoint and status, the start storm
+//! (from the release until the last student holds their paper), the time from the last
+//! submit until every attempt is scored, how many times each process read the paper from
+//! the database (its `/metrics`, so `METRICS_TOKEN` must match the servers'), and the peak RSS
+//! of the local processes given with `--pid` during the exam phase.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt as _;
+use oes_app::db::Db;
 use oes_app::domain::accounts::Role;
+use oes_app::state::ExamStats;
 use oes_app::{Config, RunningServer};
 use serde_json::{Value, json};
-use tokio::sync::{Barrier, Mutex};
+use tokio::sync::{Mutex, watch};
 
 type AnyError = Box<dyn std::error::Error>;
 
@@ -27,12 +44,25 @@ pub struct LoadTest {
     /// Answers each student saves before submitting.
     #[arg(long, default_value_t = 20)]
     pub answers: usize,
+    /// Base URL of a running server to drive (`http://host:port`), instead of one in this
+    /// process. Repeat it or separate with commas to spread students over several processes.
+    #[arg(long = "url", value_delimiter = ',')]
+    pub urls: Vec<String>,
+    /// Process id of a local target whose peak RSS during the exam phase to report. Repeatable.
+    #[arg(long = "pid", value_delimiter = ',')]
+    pub pids: Vec<u32>,
+    /// How long to wait, after the last submit, for every attempt to be scored.
+    #[arg(long, default_value_t = 600)]
+    pub score_timeout_secs: u64,
 }
 
 #[derive(Default)]
 struct Samples {
     latencies: BTreeMap<&'static str, Vec<Duration>>,
     errors: BTreeMap<&'static str, BTreeMap<u16, usize>>,
+    /// Per student, from the release until their paper arrived.
+    paper_held: Vec<Duration>,
+    last_submit: Option<Instant>,
 }
 
 impl Samples {
@@ -50,7 +80,6 @@ impl Samples {
 }
 
 async fn call(
-    http: &reqwest::Client,
     samples: &Mutex<Samples>,
     endpoint: &'static str,
     req: reqwest::RequestBuilder,
@@ -66,7 +95,6 @@ async fn call(
         Err(_) => (0, None),
     };
     let took = started.elapsed();
-    let _ = http;
     let ok = outcome.0 == expect;
     samples.lock().await.record(endpoint, took, outcome.0, ok);
     if ok { outcome.1 } else { None }
@@ -80,7 +108,42 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Where the paper-load count comes from.
+enum PaperLoads {
+    /// The in-process server's own counter.
+    Local(Arc<ExamStats>),
+    /// Each target's `/metrics` (`oes_paper_loads_total`), with this Bearer token.
+    Scraped(Option<String>),
+}
+
 pub async fn run(mut config: Config, opts: LoadTest) -> Result<(), AnyError> {
+    if !opts.urls.is_empty() {
+        let db = Db::connect(&config.database.url, 16).await?;
+        let token = config
+            .observability
+            .metrics_token
+            .as_ref()
+            .map(|t| t.expose().to_owned());
+        let targets: Vec<String> = opts
+            .urls
+            .iter()
+            .map(|u| u.trim().trim_end_matches('/').to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
+        println!(
+            "loadtest: driving {} ({} database)",
+            targets.join(", "),
+            db.backend().name()
+        );
+        let secret = config.secret.expose().to_owned();
+        let outcome = drive(&db, &secret, &targets, PaperLoads::Scraped(token), &opts).await;
+        db.close().await;
+        return outcome;
+    }
     config.http.port = 0;
     config.http.host = std::net::IpAddr::from([127, 0, 0, 1]);
     config.queues.run_workers = true;
@@ -91,37 +154,45 @@ pub async fn run(mut config: Config, opts: LoadTest) -> Result<(), AnyError> {
         "loadtest: app on {base} ({} database)",
         state.db.backend().name()
     );
-
     let secret = state.config.secret.expose().to_owned();
-    let session = |role: Role, name: String| {
-        let db = state.db.clone();
-        let secret = secret.clone();
-        async move {
-            let email = format!("load-{}@example.invalid", uuid::Uuid::new_v4().simple());
-            let id = oes_app::service::accounts::create_passwordless_user(&db, &email, &name, role)
-                .await?;
-            let mut conn = db.pool().acquire().await?;
-            let (_, token) = oes_app::service::accounts::start_session(
-                &mut conn,
-                &secret,
-                Duration::from_secs(6 * 3600),
-                id,
-                None,
-                Some("oes-loadtest"),
-            )
-            .await?;
-            Ok::<_, AnyError>(token)
-        }
-    };
-    let admin = session(Role::Admin, "Load Admin".into()).await?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(opts.students + 10)
-        .timeout(Duration::from_secs(120))
-        .build()?;
+    let mut opts = opts;
+    if opts.pids.is_empty() {
+        // Server and client share this process: its RSS is an upper bound on the server's.
+        opts.pids.push(std::process::id());
+    }
+    let loads = PaperLoads::Local(state.exam_stats.clone());
+    let outcome = drive(&state.db, &secret, &[base], loads, &opts).await;
+    server.run_until(async {}).await?;
+    outcome
+}
 
-    // The exam: `answers` single-correct questions, open from now for an hour.
+/// A verified account written to the database, with a live session; its token.
+async fn account(db: &Db, secret: &str, role: Role, name: &str) -> Result<String, AnyError> {
+    let email = format!("load-{}@example.invalid", uuid::Uuid::new_v4().simple());
+    let id = oes_app::service::accounts::create_passwordless_user(db, &email, name, role).await?;
+    let mut conn = db.pool().acquire().await?;
+    let (_, token) = oes_app::service::accounts::start_session(
+        &mut conn,
+        secret,
+        Duration::from_secs(6 * 3600),
+        id,
+        None,
+        Some("oes-loadtest"),
+    )
+    .await?;
+    Ok(token)
+}
+
+/// The exam: `answers` single-correct questions, open from a minute ago for an hour. Returns
+/// its id and each question's id with its right option.
+async fn prepare_exam(
+    http: &reqwest::Client,
+    base: &str,
+    admin: &str,
+    answers: usize,
+) -> Result<(String, Vec<(String, String)>), AnyError> {
     let mut question_ids = Vec::new();
-    for i in 0..opts.answers.max(1) {
+    for i in 0..answers.max(1) {
         let body = json!({
             "statement": format!("Load question {i}"),
             "questionType": "SINGLE_CORRECT",
@@ -134,87 +205,179 @@ pub async fn run(mut config: Config, opts: LoadTest) -> Result<(), AnyError> {
         });
         let resp: Value = http
             .post(format!("{base}/api/question/create"))
-            .bearer_auth(&admin)
+            .bearer_auth(admin)
             .json(&body)
             .send()
             .await?
+            .error_for_status()?
             .json()
             .await?;
         let q = &resp["data"];
-        question_ids.push((
-            q["id"].as_str().unwrap_or_default().to_owned(),
-            q["options"][0]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        ));
+        let id = q["id"].as_str().ok_or("question not created")?;
+        let right = q["options"][0]["id"]
+            .as_str()
+            .ok_or("question has no options")?;
+        question_ids.push((id.to_owned(), right.to_owned()));
     }
-    let now = chrono_now_rfc3339(-60);
-    let end = chrono_now_rfc3339(3600);
     let exam: Value = http
         .post(format!("{base}/api/exam/create"))
-        .bearer_auth(&admin)
-        .json(&json!({ "title": "Load exam", "durationMinutes": 60, "startTime": now, "endTime": end }))
+        .bearer_auth(admin)
+        .json(&json!({
+            "title": "Load exam", "durationMinutes": 60,
+            "startTime": rfc3339_from_now(-60), "endTime": rfc3339_from_now(3600)
+        }))
         .send()
         .await?
+        .error_for_status()?
         .json()
         .await?;
     let exam_id = exam["exam"]["id"]
         .as_str()
         .ok_or("exam not created")?
         .to_owned();
-    let exam: oes_app::domain::ids::ExamId = exam_id.parse()?;
     let add: Vec<Value> = question_ids
         .iter()
         .map(|(q, _)| json!({ "questionId": q }))
         .collect();
     http.post(format!("{base}/api/exam/{exam_id}/questions"))
-        .bearer_auth(&admin)
+        .bearer_auth(admin)
         .json(&json!({ "addQuestionIds": add }))
         .send()
         .await?
         .error_for_status()?;
     http.post(format!("{base}/api/exam/{exam_id}/publish"))
-        .bearer_auth(&admin)
+        .bearer_auth(admin)
         .json(&json!({}))
         .send()
         .await?
         .error_for_status()?;
+    Ok((exam_id, question_ids))
+}
 
-    let mut tokens = Vec::with_capacity(opts.students);
-    for i in 0..opts.students {
-        tokens.push(session(Role::User, format!("Load Student {i}")).await?);
+/// Resident set size of a process, in KiB: now (`VmRSS`) and its lifetime peak (`VmHWM`).
+fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Samples the RSS of `pids` every 20 ms until `done`; the highest seen per pid.
+fn sample_rss(pids: Vec<u32>, done: Arc<AtomicBool>) -> tokio::task::JoinHandle<Vec<u64>> {
+    tokio::spawn(async move {
+        let mut peak = vec![0u64; pids.len()];
+        while !done.load(Ordering::Relaxed) {
+            for (i, pid) in pids.iter().enumerate() {
+                if let Some((rss, _)) = rss_kib(*pid) {
+                    peak[i] = peak[i].max(rss);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        peak
+    })
+}
+
+/// `oes_paper_loads_total` of each target, or `None` where it cannot be read.
+async fn paper_loads(
+    http: &reqwest::Client,
+    targets: &[String],
+    source: &PaperLoads,
+) -> Vec<Option<u64>> {
+    let token = match source {
+        PaperLoads::Local(stats) => return vec![Some(stats.paper_loads())],
+        PaperLoads::Scraped(None) => return vec![None; targets.len()],
+        PaperLoads::Scraped(Some(token)) => token,
+    };
+    let mut out = Vec::with_capacity(targets.len());
+    for base in targets {
+        let text = async {
+            http.get(format!("{base}/metrics"))
+                .bearer_auth(token)
+                .send()
+                .await?
+                .error_for_status()?
+                .text()
+                .await
+        };
+        let count = text.await.ok().and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("oes_paper_loads_total "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(|v| v as u64)
+        });
+        out.push(count);
     }
+    out
+}
+
+async fn drive(
+    db: &Db,
+    secret: &str,
+    targets: &[String],
+    loads_source: PaperLoads,
+    opts: &LoadTest,
+) -> Result<(), AnyError> {
+    let base = targets.first().ok_or("no target URL")?.clone();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(opts.students + 10)
+        .timeout(Duration::from_secs(120))
+        .build()?;
+    let admin = account(db, secret, Role::Admin, "Load Admin").await?;
+    let (exam_id, question_ids) = prepare_exam(&http, &base, &admin, opts.answers).await?;
+    let exam: oes_app::domain::ids::ExamId = exam_id.parse()?;
+
+    // Accounts in parallel, a few at a time: a thousand one after the other is most of a
+    // minute on PostgreSQL, and the pool holds 16 connections.
+    let mut tokens = Vec::with_capacity(opts.students);
+    let mut pending = futures::stream::iter(0..opts.students)
+        .map(|i| async move { account(db, secret, Role::User, &format!("Load Student {i}")).await })
+        .buffer_unordered(8);
+    while let Some(token) = pending.next().await {
+        tokens.push(token?);
+    }
+    drop(pending);
+    let loads_before = paper_loads(&http, targets, &loads_source).await;
     println!(
-        "loadtest: {} students, {} answers each, exam {exam_id}; go",
-        opts.students, opts.answers
+        "loadtest: {} students over {} target(s), {} answers each, exam {exam_id}; go",
+        opts.students,
+        targets.len(),
+        opts.answers
     );
 
     let samples = Arc::new(Mutex::new(Samples::default()));
-    let barrier = Arc::new(Barrier::new(opts.students));
     let question_ids = Arc::new(question_ids);
-    let first_submit: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
-    let started = Instant::now();
+    let (release, released) = watch::channel(None::<Instant>);
     let mut tasks = Vec::with_capacity(opts.students);
-    for token in tokens {
-        let (http, base, exam_id) = (http.clone(), base.clone(), exam_id.clone());
-        let (samples, barrier, questions) =
-            (samples.clone(), barrier.clone(), question_ids.clone());
-        let first_submit = first_submit.clone();
+    for (i, token) in tokens.into_iter().enumerate() {
+        let (http, exam_id) = (http.clone(), exam_id.clone());
+        let base = targets[i % targets.len()].clone();
+        let (samples, questions) = (samples.clone(), question_ids.clone());
+        let mut released = released.clone();
         let answers = opts.answers;
         tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
+            let Ok(go) = released.wait_for(Option::is_some).await.map(|t| *t) else {
+                return;
+            };
+            let Some(t0) = go else { return };
             let s = &samples;
             let auth = |r: reqwest::RequestBuilder| r.bearer_auth(&token);
             let start = auth(
                 http.post(format!("{base}/api/exam-attempt/{exam_id}/start"))
                     .json(&json!({})),
             );
-            if call(&http, s, "POST start", start, 201).await.is_none() {
+            if call(s, "POST start", start, 201).await.is_none() {
                 return;
             }
             let load = auth(http.get(format!("{base}/api/exam-attempt/{exam_id}/attempt")));
-            call(&http, s, "GET attempt", load, 200).await;
+            if call(s, "GET attempt", load, 200).await.is_some() {
+                s.lock().await.paper_held.push(t0.elapsed());
+            }
             for i in 0..answers {
                 let (q, right) = &questions[i % questions.len()];
                 let body = json!({ "questionId": q, "selectedOptionIds": [right] });
@@ -222,70 +385,113 @@ pub async fn run(mut config: Config, opts: LoadTest) -> Result<(), AnyError> {
                     http.post(format!("{base}/api/exam-attempt/{exam_id}/save"))
                         .json(&body),
                 );
-                call(&http, s, "POST save", save, 200).await;
-            }
-            {
-                let mut first = first_submit.lock().await;
-                first.get_or_insert_with(Instant::now);
+                call(s, "POST save", save, 200).await;
             }
             let submit = auth(
                 http.post(format!("{base}/api/exam-attempt/{exam_id}/submit"))
                     .json(&json!({})),
             );
-            call(&http, s, "POST submit", submit, 200).await;
+            call(s, "POST submit", submit, 200).await;
+            let mut s = s.lock().await;
+            let now = Instant::now();
+            s.last_submit = Some(s.last_submit.map_or(now, |t| t.max(now)));
         }));
     }
+
+    let rss_done = Arc::new(AtomicBool::new(false));
+    let rss = sample_rss(opts.pids.clone(), rss_done.clone());
+    let started = Instant::now();
+    release.send_replace(Some(started));
     for t in tasks {
         let _ = t.await;
     }
     let requests_done = started.elapsed();
 
     // Wait until every submitted attempt is scored (bounded).
-    let give_up = Instant::now() + Duration::from_secs(600);
+    let give_up = Instant::now() + Duration::from_secs(opts.score_timeout_secs);
     let (submitted, scored) = loop {
-        let row = oes_app::service::results::scoring_progress(&state.db, exam).await?;
+        let row = oes_app::service::results::scoring_progress(db, exam).await?;
         if row.0 == row.1 || Instant::now() > give_up {
             break row;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let scored_after = first_submit
-        .lock()
-        .await
-        .map(|t| t.elapsed())
-        .unwrap_or_default();
+    let scored_at = Instant::now();
+    rss_done.store(true, Ordering::Relaxed);
+    let peaks = rss.await.unwrap_or_default();
+    let loads_after = paper_loads(&http, targets, &loads_source).await;
 
     let samples = samples.lock().await;
-    println!("\nendpoint          count     p50 ms     p99 ms     max ms   errors");
+    println!("\nendpoint          count     p50 ms     p95 ms     p99 ms     max ms   errors");
     for (endpoint, lat) in &samples.latencies {
         let mut sorted = lat.clone();
         sorted.sort_unstable();
         let errors: usize = samples.errors.get(endpoint).map_or(0, |e| e.values().sum());
         println!(
-            "{endpoint:<15} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>8}",
+            "{endpoint:<15} {:>7} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>8}",
             sorted.len(),
-            percentile(&sorted, 50.0).as_secs_f64() * 1000.0,
-            percentile(&sorted, 99.0).as_secs_f64() * 1000.0,
-            sorted.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+            ms(percentile(&sorted, 50.0)),
+            ms(percentile(&sorted, 95.0)),
+            ms(percentile(&sorted, 99.0)),
+            ms(sorted.last().copied().unwrap_or_default()),
             errors
         );
     }
+    let total_errors: usize = samples.errors.values().flat_map(|e| e.values()).sum();
+    println!("\nerrors: {total_errors}");
     for (endpoint, by_status) in &samples.errors {
         println!("errors on {endpoint}: {by_status:?} (status 0 = transport error)");
     }
+    let mut held = samples.paper_held.clone();
+    held.sort_unstable();
+    let within = held
+        .iter()
+        .filter(|d| **d <= Duration::from_millis(500))
+        .count();
     println!(
-        "\nall requests done in {:.2} s; paper loads from the database: {}",
-        requests_done.as_secs_f64(),
-        state.exam_stats.paper_loads()
+        "start storm: {} of {} students held their paper, the last {:.1} ms after the opening \
+         (p50 {:.1} ms, p99 {:.1} ms); {within} within 0.5 s",
+        held.len(),
+        opts.students,
+        ms(held.last().copied().unwrap_or_default()),
+        ms(percentile(&held, 50.0)),
+        ms(percentile(&held, 99.0)),
     );
+    println!("all requests done in {:.2} s", requests_done.as_secs_f64());
+    let per_target: Vec<String> = targets
+        .iter()
+        .zip(loads_before.iter().zip(&loads_after))
+        .map(|(t, (b, a))| match (b, a) {
+            (Some(b), Some(a)) => format!("{t}: {}", a.saturating_sub(*b)),
+            _ => format!("{t}: unknown (set METRICS_TOKEN to the servers')"),
+        })
+        .collect();
     println!(
-        "attempts scored: {scored} of {submitted}; every attempt scored {:.2} s after the first submit",
+        "paper loads from the database during the run: {}",
+        per_target.join("; ")
+    );
+    let scored_after = samples
+        .last_submit
+        .map(|t| scored_at.saturating_duration_since(t))
+        .unwrap_or_default();
+    println!(
+        "attempts scored: {scored} of {submitted}; all scored {:.2} s after the last submit",
         scored_after.as_secs_f64()
     );
-    server.run_until(async {}).await?;
+    for (pid, peak) in opts.pids.iter().zip(&peaks) {
+        let lifetime = rss_kib(*pid).map(|(_, hwm)| hwm);
+        println!(
+            "peak RSS of pid {pid} during the exam phase: {:.1} MB (lifetime peak {})",
+            *peak as f64 / 1024.0,
+            lifetime.map_or("unknown".to_owned(), |k| format!(
+                "{:.1} MB",
+                k as f64 / 1024.0
+            )),
+        );
+    }
     Ok(())
 }
 
-fn chrono_now_rfc3339(offset_s: i64) -> String {
+fn rfc3339_from_now(offset_s: i64) -> String {
     oes_app::domain::exams::format_instant(oes_app::db::now_ms() + offset_s * 1000)
 }

@@ -205,6 +205,7 @@ struct Snapshot {
     queues: Option<QueuesOverview>,
     workers: Vec<(String, WorkerStats)>,
     pool: (u32, usize, u32),
+    paper_loads: u64,
 }
 
 impl Snapshot {
@@ -214,6 +215,7 @@ impl Snapshot {
             queues: monitoring::queues(state).await.ok(),
             workers: state.jobs.worker_stats().await,
             pool: state.db.pool_usage(),
+            paper_loads: state.exam_stats.paper_loads(),
         }
     }
 
@@ -223,6 +225,13 @@ impl Snapshot {
         self.record_queues();
         self.record_workers();
         self.record_pool();
+        // What `oes loadtest --url` reads to tell that the start storm cost one database load
+        // of the paper per process, not one per student.
+        describe_counter!(
+            "oes_paper_loads_total",
+            "Exam papers read from the database (cache misses of the paper)."
+        );
+        counter!("oes_paper_loads_total").absolute(self.paper_loads);
     }
 
     fn record_cache(&self) {

@@ -1,7 +1,8 @@
 //! The `oes` binary as an operator runs it, in one test binary: start-up and `serve`, the
-//! operator commands, `admin create`, `import node`, and a worker killed mid-send.
+//! operator commands, `admin create`, `import node`, `loadtest --url`, and a worker killed mid-send.
 
 mod admin_create;
+mod loadtest;
 mod node_import;
 mod operator;
 mod serve;

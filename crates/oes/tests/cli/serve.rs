@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::support::oes;
 
 /// Starts `oes serve` and reads the port it announces on stdout.
-fn serve(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
+pub(crate) fn serve(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
     let mut cmd = oes(dir);
     cmd.arg("serve").env("PORT", "0").env("HOST", "127.0.0.1");
     for (k, v) in env {
@@ -30,7 +30,7 @@ fn serve(dir: &Path, env: &[(&str, &str)]) -> (Child, String) {
     (child, base)
 }
 
-fn terminate(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn terminate(child: &mut Child) -> std::process::ExitStatus {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
