@@ -2,7 +2,9 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::{self, HeaderValue};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,7 @@ use crate::http::openapi::{JsonBodyErrors, Unauthenticated};
 use crate::http::session::ClientMeta;
 use crate::http::{ApiError, ApiJson, CurrentUser};
 use crate::service::attempts::{self, AttemptQuestion, SaveInput};
+use crate::service::paper::BodyWriter;
 use crate::state::AppState;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -91,21 +94,80 @@ pub(crate) struct Loaded {
 pub(crate) async fn load(
     State(state): State<AppState>,
     user: CurrentUser,
+    headers: HeaderMap,
     Path(exam_id): Path<String>,
-) -> Result<Json<Loaded>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = attempts::load(&state, user.id, parse_id(&exam_id, "examId")?).await?;
-    Ok(Json(Loaded {
-        success: true,
-        message: "Attempt loaded",
-        exam: PaperExam {
-            id: p.exam_id,
-            title: p.title,
-            questions: p.questions,
-        },
-        attempt_id: p.attempt_id,
-        remaining_seconds: p.remaining_seconds,
-        deadline_at: format_instant(p.deadline_at),
-    }))
+    let gzip = accepts_gzip(&headers);
+    let body = loaded_body(&p, gzip)?;
+    let mut response = (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::VARY, HeaderValue::from_static("accept-encoding")),
+        ],
+        body,
+    )
+        .into_response();
+    if gzip {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(response)
+}
+
+/// The [`Loaded`] document, written from the rendered paper's bytes: the same JSON as
+/// serialising `Loaded`, without building it per request.
+fn loaded_body(p: &attempts::AttemptPaper, gzip: bool) -> Result<Vec<u8>, ApiError> {
+    // The rendered questions are most of the body; a little room for the rest.
+    let capacity = if gzip { 32 * 1024 } else { 96 * 1024 };
+    let mut w = if gzip {
+        BodyWriter::gzip(capacity)
+    } else {
+        BodyWriter::identity(capacity)
+    };
+    w.dynamic(br#"{"success":true,"message":"Attempt loaded","exam":{"id":"#);
+    put(&mut w, &p.exam_id)?;
+    w.dynamic(br#","title":"#);
+    put(&mut w, &p.title)?;
+    w.dynamic(br#","questions":["#);
+    p.paper.write_questions(&mut w, p.shuffle_seed, &p.answers);
+    w.dynamic(br#"]},"attemptId":"#);
+    put(&mut w, &p.attempt_id)?;
+    w.dynamic(br#","remainingSeconds":"#);
+    put(&mut w, &p.remaining_seconds)?;
+    w.dynamic(br#","deadlineAt":"#);
+    put(&mut w, &format_instant(p.deadline_at))?;
+    w.dynamic(b"}");
+    Ok(w.finish())
+}
+
+fn put<T: Serialize + ?Sized>(w: &mut BodyWriter, value: &T) -> Result<(), ApiError> {
+    serde_json::to_writer(w, value).map_err(|e| ApiError::internal(format!("paper body: {e}")))
+}
+
+/// True when `Accept-Encoding` allows gzip: listed (or `*`) with a non-zero q.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let q_zero = parts.any(|p| {
+                let p = p.trim();
+                p.strip_prefix("q=")
+                    .or_else(|| p.strip_prefix("Q="))
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !q_zero
+        })
 }
 
 /// One answer. Last write wins; a cleared answer is no answer (the paper shows
@@ -205,4 +267,138 @@ pub(crate) async fn submit(
         attempt_id: a.id,
         status: a.status,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::io::Read;
+
+    use axum::http::{HeaderMap, HeaderValue, header};
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::domain::attempts::option_order;
+    use crate::domain::questions::QuestionType;
+    use crate::service::attempts::{AttemptPaper, StudentAnswer};
+    use crate::service::exams::{PaperOption, PaperQuestion};
+    use crate::service::paper::RenderedPaper;
+
+    fn questions() -> Vec<PaperQuestion> {
+        (1..=4)
+            .map(|n| PaperQuestion {
+                exam_question_id: format!("slot-{n}"),
+                question_order: n,
+                marks: Decimal::new(15, 1),
+                negative_marks: Decimal::new(5, 1),
+                id: QuestionId::new(),
+                statement: format!("Ünïcode \"quoted\" statement {n}\n<b>"),
+                question_type: QuestionType::MultipleCorrect,
+                domain: "Physics".into(),
+                options: (0..5)
+                    .map(|k| PaperOption {
+                        id: OptionId::new(),
+                        text: format!("option {k}"),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The response as it was built before the paper became bytes: a `Loaded` serialised.
+    fn as_serialised(p: &AttemptPaper, saved: &HashMap<QuestionId, StudentAnswer>) -> Vec<u8> {
+        let questions = p
+            .paper
+            .questions()
+            .iter()
+            .map(|q| {
+                let mut q = q.clone();
+                if let Some(seed) = p.shuffle_seed {
+                    let order = option_order(seed, q.id, q.options.len());
+                    q.options = order.iter().map(|i| q.options[*i].clone()).collect();
+                }
+                let student_answer = saved.get(&q.id).cloned();
+                AttemptQuestion {
+                    question: q,
+                    student_answer,
+                }
+            })
+            .collect();
+        serde_json::to_vec(&Loaded {
+            success: true,
+            message: "Attempt loaded",
+            exam: PaperExam {
+                id: p.exam_id,
+                title: p.title.clone(),
+                questions,
+            },
+            attempt_id: p.attempt_id,
+            remaining_seconds: p.remaining_seconds,
+            deadline_at: format_instant(p.deadline_at),
+        })
+        .expect("serialise")
+    }
+
+    #[test]
+    fn the_paper_written_as_bytes_is_the_document_loaded_serialises_to() {
+        let qs = questions();
+        let saved = HashMap::from([
+            (
+                qs[0].id,
+                StudentAnswer {
+                    selected_option_ids: vec![qs[0].options[2].id],
+                    numerical_answer: None,
+                },
+            ),
+            (
+                qs[3].id,
+                StudentAnswer {
+                    selected_option_ids: vec![],
+                    numerical_answer: Some(Decimal::new(314, 2)),
+                },
+            ),
+        ]);
+        for shuffle_seed in [None, Some(1234)] {
+            let p = AttemptPaper {
+                exam_id: ExamId::new(),
+                title: "Mid-term \"A\"".into(),
+                attempt_id: AttemptId::new(),
+                remaining_seconds: 1799,
+                deadline_at: 1_800_000_000_000,
+                paper: RenderedPaper::render(qs.clone()).expect("render"),
+                shuffle_seed,
+                answers: saved
+                    .iter()
+                    .map(|(id, a)| (*id, serde_json::to_vec(a).expect("json")))
+                    .collect(),
+            };
+            let identity = loaded_body(&p, false).expect("identity body");
+            assert_eq!(
+                String::from_utf8_lossy(&identity),
+                String::from_utf8_lossy(&as_serialised(&p, &saved)),
+                "shuffle {shuffle_seed:?}"
+            );
+            let mut decoded = Vec::new();
+            flate2::read::GzDecoder::new(loaded_body(&p, true).expect("gzip body").as_slice())
+                .read_to_end(&mut decoded)
+                .expect("valid gzip");
+            assert_eq!(decoded, identity);
+        }
+    }
+
+    #[test]
+    fn gzip_is_chosen_only_when_accept_encoding_allows_it() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(v));
+            accepts_gzip(&h)
+        };
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        assert!(with("gzip"));
+        assert!(with("br, GZIP;q=0.8, deflate"));
+        assert!(with("*"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("br, deflate"));
+        assert!(!with("identity"));
+    }
 }

@@ -22,14 +22,14 @@ use crate::cache_entries as entry;
 use crate::db::{Backend, Db, now_ms};
 use crate::domain::accounts::Role;
 use crate::domain::attempts::{
-    AttemptStatus, NumericalInput, deadline, option_order, remaining_seconds, validate_answer,
+    AttemptStatus, NumericalInput, deadline, remaining_seconds, validate_answer,
 };
 use crate::domain::exams::{ExamState, is_live};
 use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId, UserId};
 use crate::domain::questions::{Difficulty, Question, QuestionOption};
-use crate::domain::scoring::Answer;
 use crate::queue::{AutoSubmit, CalculateScore, JobRuntime};
-use crate::service::exams::{self, ExamError, PaperOption, PaperQuestion, forget_user_exams};
+use crate::service::exams::{self, ExamError, PaperQuestion, forget_user_exams};
+use crate::service::paper::RenderedPaper;
 use crate::state::AppState;
 use crate::store::attempts::{self as store, AttemptRow, Client, EventKind};
 
@@ -184,19 +184,24 @@ pub struct AttemptQuestion {
     pub student_answer: Option<StudentAnswer>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The paper for one attempt: the shared rendered paper and this attempt's own parts.
+#[derive(Debug, Clone)]
 pub struct AttemptPaper {
     pub exam_id: ExamId,
     pub title: String,
     pub attempt_id: AttemptId,
     pub remaining_seconds: i64,
     pub deadline_at: i64,
-    pub questions: Vec<AttemptQuestion>,
+    pub paper: RenderedPaper,
+    /// The attempt's option order, when the exam shuffles options.
+    pub shuffle_seed: Option<i64>,
+    /// Each saved answer as its `studentAnswer` JSON.
+    pub answers: HashMap<QuestionId, Vec<u8>>,
 }
 
 /// The paper for the student's attempt: the shared cached paper, options in the attempt's own
-/// order when the exam shuffles, and the student's saved answers.
+/// order when the exam shuffles, and the student's saved answers (always read from the
+/// database: a 2xx on save means the answer is there).
 pub async fn load(
     state: &AppState,
     user: UserId,
@@ -205,38 +210,26 @@ pub async fn load(
     let (exam, attempt) = open_attempt(state, user, exam_id).await?;
     let paper = exams::paper(state, exam_id).await?;
     let mut conn = state.db.pool().acquire().await?;
-    let mut saved: HashMap<QuestionId, Answer> = store::answers(&mut conn, attempt.id)
-        .await?
-        .into_iter()
-        .map(|a| (a.question_id, a.answer))
-        .collect();
-    let questions = paper
-        .iter()
-        .map(|q| {
-            let mut q = q.clone();
-            if exam.shuffle_options {
-                let order = option_order(attempt.shuffle_seed, q.id, q.options.len());
-                let options: Vec<PaperOption> =
-                    order.iter().map(|i| q.options[*i].clone()).collect();
-                q.options = options;
-            }
-            let student_answer = saved.remove(&q.id).map(|a| StudentAnswer {
-                selected_option_ids: a.selected,
-                numerical_answer: a.numerical,
-            });
-            AttemptQuestion {
-                question: q,
-                student_answer,
-            }
+    let saved = store::answers(&mut conn, attempt.id).await?;
+    drop(conn);
+    let mut answers = HashMap::with_capacity(saved.len());
+    for a in saved {
+        let json = serde_json::to_vec(&StudentAnswer {
+            selected_option_ids: a.answer.selected,
+            numerical_answer: a.answer.numerical,
         })
-        .collect();
+        .map_err(|e| ExamError::Internal(e.to_string()))?;
+        answers.insert(a.question_id, json);
+    }
     Ok(AttemptPaper {
         exam_id,
         title: exam.title,
         attempt_id: attempt.id,
         remaining_seconds: remaining_seconds(attempt.deadline_at, now_ms()),
         deadline_at: attempt.deadline_at,
-        questions,
+        paper,
+        shuffle_seed: exam.shuffle_options.then_some(attempt.shuffle_seed),
+        answers,
     })
 }
 
@@ -283,6 +276,7 @@ pub async fn save(
     let (_exam, attempt) = open_attempt(state, user, exam_id).await?;
     let paper = exams::paper(state, exam_id).await?;
     let question = paper
+        .questions()
         .iter()
         .find(|q| q.id == input.question_id)
         .ok_or(ExamError::Rejected(

@@ -16,13 +16,15 @@ use std::sync::atomic::Ordering;
 
 use oes_cache::Cache;
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::cache_entries as entry;
 use crate::db::now_ms;
 use crate::domain::exams::{ExamState, Schedule, parse_instant};
-use crate::domain::ids::{ExamId, OptionId, QuestionId, UserId};
-use crate::domain::questions::{Question, QuestionType};
+use crate::domain::ids::{ExamId, QuestionId, UserId};
+use crate::domain::questions::Question;
+use crate::service::paper::RenderedPaper;
+pub use crate::service::paper::{PaperOption, PaperQuestion};
 use crate::state::AppState;
 use crate::store::exams::{self as store, ExamRow, SlotRow};
 use crate::store::questions as qstore;
@@ -416,66 +418,43 @@ pub async fn live(state: &AppState) -> Result<Vec<ExamRow>, ExamError> {
         .collect())
 }
 
-/// An option as students see it: no correctness.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PaperOption {
-    pub id: OptionId,
-    pub text: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PaperQuestion {
-    pub exam_question_id: String,
-    pub question_order: i64,
-    #[serde(with = "crate::domain::scoring::as_number")]
-    pub marks: Decimal,
-    #[serde(with = "crate::domain::scoring::as_number")]
-    pub negative_marks: Decimal,
-    pub id: QuestionId,
-    pub statement: String,
-    pub question_type: QuestionType,
-    pub domain: String,
-    pub options: Vec<PaperOption>,
-}
-
-/// The paper of a published exam, as cached: ordered questions without answer keys. Callers
-/// must have checked that the exam is published and that the caller may see it.
-pub async fn paper(state: &AppState, id: ExamId) -> Result<Arc<Vec<PaperQuestion>>, ExamError> {
+/// The paper of a published exam, as cached: ordered questions without answer keys, rendered
+/// once per fill (see [`crate::service::paper`]). Callers must have checked that the exam is
+/// published and that the caller may see it.
+pub async fn paper(state: &AppState, id: ExamId) -> Result<RenderedPaper, ExamError> {
     let db = state.db.clone();
     let cached = entry::paper(id);
     let stats = state.exam_stats.clone();
-    // Cached as an `Arc`, so an in-memory hit hands out a pointer rather than a copy of the paper.
-    let paper: Arc<Vec<PaperQuestion>> = state
+    // An in-memory hit hands out a pointer to the rendered paper rather than a copy of it.
+    let paper: RenderedPaper = state
         .cache
         .get_or_set(&cached.key, cached.ttl, || async move {
             stats.paper_loads.fetch_add(1, Ordering::Relaxed);
             let mut conn = db.pool().acquire().await?;
             let slots = slot_views(&mut conn, id).await?;
-            Ok::<_, ExamError>(Arc::new(
-                slots
-                    .into_iter()
-                    .map(|v| PaperQuestion {
-                        exam_question_id: v.slot.id,
-                        question_order: v.slot.order,
-                        marks: v.slot.marks,
-                        negative_marks: v.question.negative_marks,
-                        id: v.question.id,
-                        statement: v.question.statement,
-                        question_type: v.question.question_type,
-                        domain: v.question.domain,
-                        options: v
-                            .question
-                            .options
-                            .into_iter()
-                            .map(|o| PaperOption {
-                                id: o.id,
-                                text: o.text,
-                            })
-                            .collect(),
-                    })
-                    .collect(),
-            ))
+            let questions = slots
+                .into_iter()
+                .map(|v| PaperQuestion {
+                    exam_question_id: v.slot.id,
+                    question_order: v.slot.order,
+                    marks: v.slot.marks,
+                    negative_marks: v.question.negative_marks,
+                    id: v.question.id,
+                    statement: v.question.statement,
+                    question_type: v.question.question_type,
+                    domain: v.question.domain,
+                    options: v
+                        .question
+                        .options
+                        .into_iter()
+                        .map(|o| PaperOption {
+                            id: o.id,
+                            text: o.text,
+                        })
+                        .collect(),
+                })
+                .collect();
+            RenderedPaper::render(questions).map_err(|e| ExamError::Internal(e.to_string()))
         })
         .await?;
     Ok(paper)

@@ -7,6 +7,7 @@ pub mod import_node;
 pub mod leaderboard;
 pub mod monitoring;
 pub mod notifications;
+pub mod paper;
 pub mod questions;
 pub mod results;
 pub mod scoring;
