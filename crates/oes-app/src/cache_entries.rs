@@ -42,6 +42,16 @@ pub fn paper(id: ExamId) -> Entry {
     }
 }
 
+/// A student's attempt at an exam, for deciding whether it still takes answers (id, status,
+/// hard end, option order). Its score is not kept current: results have their own entry.
+/// Start, submit and auto-submit invalidate it; a save does not change it.
+pub fn attempt(exam: ExamId, user: UserId) -> Entry {
+    Entry {
+        key: keys::attempt(exam, user),
+        ttl: Duration::from_secs(2 * 3600),
+    }
+}
+
 /// One question of the bank (admins only).
 pub fn question(id: QuestionId) -> Entry {
     Entry {

@@ -43,6 +43,12 @@ pub fn session(token_hash: impl Display) -> String {
     format!("session:{token_hash}")
 }
 
+/// `exam:{examId}:attempt:{userId}`: one student's attempt at one exam (not in the Node seed;
+/// serve it only to that student).
+pub fn attempt(exam_id: impl Display, user_id: impl Display) -> String {
+    format!("exam:{exam_id}:attempt:{user_id}")
+}
+
 /// `exams:all`: the list of all exams.
 pub fn exams_all() -> String {
     "exams:all".to_owned()

@@ -94,6 +94,7 @@ pub async fn start(
     }
     store::log_event(&mut tx, attempt.id, EventKind::Start, now, client, None).await?;
     tx.commit().await?;
+    forget_attempt(&state.cache, exam_id, user).await;
     forget_user_exams(&state.cache, user).await;
     schedule_auto_submit(&state.jobs, &attempt).await;
     Ok(attempt)
@@ -143,14 +144,12 @@ async fn open_attempt(
         .await?
         .filter(|e| e.state == ExamState::Published)
         .ok_or(ExamError::NotFound("exam not found"))?;
-    let mut conn = state.db.pool().acquire().await?;
-    let attempt = store::find(&mut conn, exam_id, user)
+    let attempt = cached_attempt(state, exam_id, user)
         .await?
         .ok_or(ExamError::Forbidden(
             "no_active_attempt",
             "No active attempt".into(),
         ))?;
-    drop(conn);
     if attempt.status != AttemptStatus::InProgress {
         return Err(ExamError::Forbidden(
             "attempt_not_active",
@@ -162,6 +161,34 @@ async fn open_attempt(
         return Err(time_over());
     }
     Ok((exam, attempt))
+}
+
+/// The student's attempt at the exam through the cache (L1 + Redis). Only its identity, status,
+/// hard end and option order are read from it: every write that could change those
+/// (start, submit, auto-submit) invalidates it in every process, and every write that must not
+/// land after a submit re-checks the attempt in the database anyway.
+async fn cached_attempt(
+    state: &AppState,
+    exam_id: ExamId,
+    user: UserId,
+) -> Result<Option<AttemptRow>, ExamError> {
+    let db = state.db.clone();
+    let cached = entry::attempt(exam_id, user);
+    Ok(state
+        .cache
+        .get_or_set_opt(&cached.key, cached.ttl, || async move {
+            let mut conn = db.pool().acquire().await?;
+            store::find(&mut conn, exam_id, user).await
+        })
+        .await?)
+}
+
+/// Drops the cached attempt after its status changed (or it came to exist: "none" is cached
+/// too, briefly).
+async fn forget_attempt(cache: &Cache, exam_id: ExamId, user: UserId) {
+    if let Err(e) = cache.delete(&entry::attempt(exam_id, user).key).await {
+        tracing::warn!(exam = %exam_id, %user, "cache invalidation failed: {e}");
+    }
 }
 
 fn time_over() -> ExamError {
@@ -293,6 +320,8 @@ pub async fn save(
     let mut tx = state.db.begin().await?;
     if !store::lock_open(&mut tx, attempt.id, now).await? {
         drop(tx);
+        // The cached attempt said open; the database says otherwise, so it is stale here.
+        forget_attempt(&state.cache, exam_id, user).await;
         if now >= attempt.deadline_at {
             auto_submit(&state.db, &state.cache, &state.jobs, attempt.id).await?;
             return Err(time_over());
@@ -328,14 +357,12 @@ pub async fn submit(
     exam_id: ExamId,
     client: &Client,
 ) -> Result<AttemptRow, ExamError> {
-    let mut conn = state.db.pool().acquire().await?;
-    let attempt = store::find(&mut conn, exam_id, user)
+    let attempt = cached_attempt(state, exam_id, user)
         .await?
         .ok_or(ExamError::Rejected(
             "no_active_attempt",
             "No active attempt".into(),
         ))?;
-    drop(conn);
     let mut tx = state.db.begin().await?;
     // Take the row lock first and read the clock after it, so the submit time is never earlier
     // than a save that committed just before.
@@ -353,6 +380,7 @@ pub async fn submit(
         .await?
     {
         drop(tx);
+        forget_attempt(&state.cache, exam_id, user).await;
         if attempt.status == AttemptStatus::InProgress && now >= attempt.deadline_at {
             auto_submit(&state.db, &state.cache, &state.jobs, attempt.id).await?;
             return Err(time_over());
@@ -364,6 +392,7 @@ pub async fn submit(
     }
     store::log_event(&mut tx, attempt.id, EventKind::Submit, now, client, None).await?;
     tx.commit().await?;
+    forget_attempt(&state.cache, exam_id, user).await;
     forget_user_exams(&state.cache, user).await;
     enqueue_scoring(&state.jobs, attempt.id).await;
     Ok(AttemptRow {
@@ -411,6 +440,7 @@ pub async fn auto_submit(
     }
     tx.commit().await?;
     if done {
+        forget_attempt(cache, attempt.exam_id, attempt.user_id).await;
         forget_user_exams(cache, attempt.user_id).await;
         enqueue_scoring(jobs, id).await;
     }

@@ -223,12 +223,11 @@ impl World {
             .server
             .state()
             .cache
-            .delete_many(&[
-                oes_cache::keys::exam(&self.exam),
-                oes_cache::keys::exams_all(),
-            ])
+            // The exam and its attempts changed behind the app's back: every cached copy
+            // (exam rows, lists, the attempts) goes.
+            .clear()
             .await
-            .expect("cached exam rows dropped");
+            .expect("cached exam rows and attempts dropped");
     }
 
     /// The main owners and the spares take their seats: an open attempt with one answer saved,

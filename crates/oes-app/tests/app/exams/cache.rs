@@ -9,7 +9,7 @@ use serde_json::json;
 
 const STUDENTS: usize = 300;
 
-async fn remove_redis_keys(prefix: &str) {
+pub(super) async fn remove_redis_keys(prefix: &str) {
     let client = redis::Client::open(support::redis_url()).expect("redis url");
     let mut conn = client
         .get_multiplexed_async_connection()

@@ -9,6 +9,7 @@ mod cache;
 mod exam;
 mod headers;
 mod openapi;
+mod paper;
 mod questions;
 mod results;
 

@@ -253,6 +253,13 @@ async fn results_analysis_and_the_leaderboard_stay_closed_until_the_grace_period
             .execute(app.server.state().db.pool())
             .await
             .expect("deadline follows the end");
+        // Changed behind the app's back: the cached attempt goes too.
+        app.server
+            .state()
+            .cache
+            .clear()
+            .await
+            .expect("cache cleared");
 
         for path in [
             format!("/api/result/{exam}/score"),
