@@ -2,8 +2,9 @@
 //! make auto-submit and scoring durable.
 //!
 //! Races are settled by conditional updates in the database: the unique (exam, user) index makes
-//! double starts one attempt; a save first re-checks the attempt under its row lock
-//! (`lock_open`), so it cannot land after a submit; submit and auto-submit both flip
+//! double starts one attempt; a save is one upsert that carries its own "in progress and before
+//! the hard end" condition (`save_open_answer`; a cleared answer re-checks under the row lock,
+//! `lock_open`), so it cannot land after a submit; submit and auto-submit both flip
 //! IN_PROGRESS conditionally, so exactly one wins and a submit is never overwritten.
 //!
 //! Auto-submit: each start schedules a delayed `auto-submit` job (id `auto-submit-{attemptId}`)
@@ -318,7 +319,19 @@ pub async fn save(
     .map_err(|e| ExamError::Invalid(vec![e]))?;
     let now = now_ms();
     let mut tx = state.db.begin().await?;
-    if !store::lock_open(&mut tx, attempt.id, now).await? {
+    let open = if answer.is_empty() {
+        // A cleared answer is no answer: the paper shows the question unanswered after a
+        // reload (the exam page counts any saved answer as answered) and nothing is scored.
+        // Rare, so it keeps the check-then-delete (a delete of nothing would read as refused).
+        let open = store::lock_open(&mut tx, attempt.id, now).await?;
+        if open {
+            store::delete_answer(&mut tx, attempt.id, question.id).await?;
+        }
+        open
+    } else {
+        store::save_open_answer(&mut tx, attempt.id, question.id, &answer, now).await?
+    };
+    if !open {
         drop(tx);
         // The cached attempt said open; the database says otherwise, so it is stale here.
         forget_attempt(&state.cache, exam_id, user).await;
@@ -330,13 +343,6 @@ pub async fn save(
             "attempt_not_active",
             "This attempt has been submitted".into(),
         ));
-    }
-    if answer.is_empty() {
-        // A cleared answer is no answer: the paper shows the question unanswered after a
-        // reload (the exam page counts any saved answer as answered) and nothing is scored.
-        store::delete_answer(&mut tx, attempt.id, question.id).await?;
-    } else {
-        store::upsert_answer(&mut tx, attempt.id, question.id, &answer, now).await?;
     }
     store::log_event(
         &mut tx,

@@ -127,30 +127,45 @@ pub async fn lock_open(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn upsert_answer(
+/// Saves one answer in one statement, only while the attempt is in progress and before its
+/// hard end; false (nothing written) otherwise. The condition travels with the upsert, so no
+/// separate check or lock is needed first. On PostgreSQL the attempt row is share-locked by the
+/// statement, so a submit (which takes the row's write lock) either waits for this transaction
+/// or is seen by it: the save never lands after a submit. SQLite runs the statement under its
+/// one writer lock, which gives the same.
+pub async fn save_open_answer(
     conn: &mut AnyConnection,
     attempt: AttemptId,
     question: QuestionId,
     answer: &Answer,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<bool, sqlx::Error> {
     let selected =
         serde_json::to_string(&answer.selected).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query(
+    let lock = if conn.backend_name() == "PostgreSQL" {
+        " FOR SHARE"
+    } else {
+        ""
+    };
+    // `WHERE` before `ON CONFLICT` also keeps SQLite from reading the ON as a join's.
+    let sql = format!(
         "INSERT INTO student_answers (id, attempt_id, question_id, selected_option_ids, numerical_answer, saved_at)
-         VALUES ($1, $2, $3, $4, CAST($5 AS NUMERIC), $6)
+         SELECT $1, $2, $3, $4, CAST($5 AS NUMERIC), $6
+         WHERE EXISTS (SELECT 1 FROM exam_attempts
+                       WHERE id = $2 AND status = 'IN_PROGRESS' AND deadline_at > $6{lock})
          ON CONFLICT (attempt_id, question_id) DO UPDATE SET selected_option_ids = excluded.selected_option_ids,
-             numerical_answer = excluded.numerical_answer, saved_at = excluded.saved_at",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(attempt.to_string())
-    .bind(question.to_string())
-    .bind(selected)
-    .bind(answer.numerical.map(|n| n.to_string()))
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+             numerical_answer = excluded.numerical_answer, saved_at = excluded.saved_at"
+    );
+    let done = sqlx::query(&sql)
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(attempt.to_string())
+        .bind(question.to_string())
+        .bind(selected)
+        .bind(answer.numerical.map(|n| n.to_string()))
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Removes the student's answer to one question, if any.
