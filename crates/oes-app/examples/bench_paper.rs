@@ -3,7 +3,8 @@
 //! Starts the real server (configuration from the environment, as `oes serve`), seeds an exam
 //! of 50 questions (about 70 KB of paper) with one student who has started it and saved ten
 //! answers, and mounts beside the product's routes a floor: a minimal handler serving the same
-//! paper bytes from memory, with no authentication and no cache lookup. The floor exists only in
+//! paper bytes from memory, with no authentication and no cache lookup (mounted under `/api`,
+//! where extra routes go, so it passes the same middleware). The floor exists only in
 //! this example; the product has no such route.
 //!
 //! Prints `PAPER_URL`, `FLOOR_URL`, `FLOOR_GZIP_URL` and `TOKEN` lines, then serves until
@@ -222,8 +223,8 @@ async fn main() -> Result<(), AnyError> {
 
     println!("BACKEND={}", state.db.backend().name());
     println!("PAPER_URL={paper_url}");
-    println!("FLOOR_URL={base}/bench/floor");
-    println!("FLOOR_GZIP_URL={base}/bench/floor-gzip");
+    println!("FLOOR_URL={base}/api/bench/floor");
+    println!("FLOOR_GZIP_URL={base}/api/bench/floor-gzip");
     println!("TOKEN={student}");
     println!("READY");
     server.run_until(shutdown_signal()).await?;
