@@ -51,6 +51,11 @@ pub struct LoadTest {
     /// Process id of a local target whose peak RSS during the exam phase to report. Repeatable.
     #[arg(long = "pid", value_delimiter = ',')]
     pub pids: Vec<u32>,
+    /// Think time before each save, in milliseconds: each wait is drawn between half and one
+    /// and a half of it, so students' saves spread out as in an exam hall instead of arriving
+    /// back to back. 0 (the default) saves as fast as the server answers.
+    #[arg(long, default_value_t = 0)]
+    pub think_ms: u64,
     /// How long to wait, after the last submit, for every attempt to be scored.
     #[arg(long, default_value_t = 600)]
     pub score_timeout_secs: u64,
@@ -284,6 +289,16 @@ fn sample_rss(pids: Vec<u32>, done: Arc<AtomicBool>) -> tokio::task::JoinHandle<
 }
 
 /// `oes_paper_loads_total` of each target, or `None` where it cannot be read.
+/// A think time between half and one and a half of `mean_ms`, spread over students and answers
+/// by a multiplicative hash (repeatable from run to run, unlike a random draw).
+fn think_time(mean_ms: u64, student: usize, answer: usize) -> Duration {
+    let mix = (student as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add((answer as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F));
+    let spread = mean_ms.max(1);
+    Duration::from_millis(mean_ms / 2 + (mix >> 32) % spread)
+}
+
 async fn paper_loads(
     http: &reqwest::Client,
     targets: &[String],
@@ -344,10 +359,11 @@ async fn drive(
     drop(pending);
     let loads_before = paper_loads(&http, targets, &loads_source).await;
     println!(
-        "loadtest: {} students over {} target(s), {} answers each, exam {exam_id}; go",
+        "loadtest: {} students over {} target(s), {} answers each, think time {} ms, exam {exam_id}; go",
         opts.students,
         targets.len(),
-        opts.answers
+        opts.answers,
+        opts.think_ms
     );
 
     let samples = Arc::new(Mutex::new(Samples::default()));
@@ -355,11 +371,13 @@ async fn drive(
     let (release, released) = watch::channel(None::<Instant>);
     let mut tasks = Vec::with_capacity(opts.students);
     for (i, token) in tokens.into_iter().enumerate() {
+        let student = i;
         let (http, exam_id) = (http.clone(), exam_id.clone());
         let base = targets[i % targets.len()].clone();
         let (samples, questions) = (samples.clone(), question_ids.clone());
         let mut released = released.clone();
         let answers = opts.answers;
+        let think_ms = opts.think_ms;
         tasks.push(tokio::spawn(async move {
             let Ok(go) = released.wait_for(Option::is_some).await.map(|t| *t) else {
                 return;
@@ -379,6 +397,9 @@ async fn drive(
                 s.lock().await.paper_held.push(t0.elapsed());
             }
             for i in 0..answers {
+                if think_ms > 0 {
+                    tokio::time::sleep(think_time(think_ms, student, i)).await;
+                }
                 let (q, right) = &questions[i % questions.len()];
                 let body = json!({ "questionId": q, "selectedOptionIds": [right] });
                 let save = auth(
@@ -494,4 +515,23 @@ async fn drive(
 
 fn rfc3339_from_now(offset_s: i64) -> String {
     oes_app::domain::exams::format_instant(oes_app::db::now_ms() + offset_s * 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn think_times_stay_between_half_and_one_and_a_half_of_the_mean_and_differ() {
+        let times: Vec<Duration> = (0..200)
+            .flat_map(|s| (0..5).map(move |a| think_time(2000, s, a)))
+            .collect();
+        assert!(
+            times
+                .iter()
+                .all(|t| (1000..3000).contains(&(t.as_millis() as u64)))
+        );
+        let distinct: std::collections::BTreeSet<_> = times.iter().collect();
+        assert!(distinct.len() > 500, "spread out: {}", distinct.len());
+    }
 }
