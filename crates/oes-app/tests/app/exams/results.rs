@@ -214,27 +214,34 @@ async fn the_analysis_gives_a_numerical_key_as_correct_answer_value_which_the_re
     .await;
 }
 
+/// A published exam with question `s`, live since 15 minutes ago for 10 more, with a grace period
+/// of 10 minutes after its end.
+async fn graced_exam(app: &TestApp, s: &Value) -> String {
+    let created = app
+        .post(
+            "/api/exam/create",
+            json!({
+                "title": "Graced", "durationMinutes": 10, "graceSeconds": 600,
+                "startTime": super::rfc3339(-900), "endTime": super::rfc3339(600),
+            }),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(created.status, 201, "{created:?}");
+    let exam = created.body["exam"]["id"]
+        .as_str()
+        .expect("exam id")
+        .to_owned();
+    app.add(&exam, &[s]).await;
+    app.publish(&exam).await;
+    exam
+}
+
 #[tokio::test]
 async fn results_analysis_and_the_leaderboard_stay_closed_until_the_grace_period_is_over() {
     on_each_backend(&[], |app: TestApp| async move {
         let s = app.single("2", "0").await;
-        let created = app
-            .post(
-                "/api/exam/create",
-                json!({
-                    "title": "Graced", "durationMinutes": 10, "graceSeconds": 600,
-                    "startTime": super::rfc3339(-900), "endTime": super::rfc3339(600),
-                }),
-                &app.admin,
-            )
-            .await;
-        assert_eq!(created.status, 201, "{created:?}");
-        let exam = created.body["exam"]["id"]
-            .as_str()
-            .expect("exam id")
-            .to_owned();
-        app.add(&exam, &[&s]).await;
-        app.publish(&exam).await;
+        let exam = graced_exam(&app, &s).await;
         let (_, done) = app.student("Asha").await;
         let (_, late) = app.student("Bala").await;
         sit(&app, &exam, &done, &[pick(&s, &[0])]).await;
@@ -366,23 +373,7 @@ async fn the_home_pages_leaderboard_is_public_with_department_and_year_of_releas
         }
 
         // A later exam still in its grace period is skipped, not refused with a 403.
-        let graced = app
-            .post(
-                "/api/exam/create",
-                json!({
-                    "title": "Graced", "durationMinutes": 10, "graceSeconds": 600,
-                    "startTime": super::rfc3339(-900), "endTime": super::rfc3339(600),
-                }),
-                &app.admin,
-            )
-            .await;
-        assert_eq!(graced.status, 201, "{graced:?}");
-        let graced = graced.body["exam"]["id"]
-            .as_str()
-            .expect("exam id")
-            .to_owned();
-        app.add(&graced, &[&s]).await;
-        app.publish(&graced).await;
+        let graced = graced_exam(&app, &s).await;
         app.set_exam_end(&graced, oes_app::db::now_ms() - 1000)
             .await;
 
