@@ -139,7 +139,7 @@ pub(super) fn verify_now(password: &str, stored: &str) -> Result<bool, AccountEr
     Ok(computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes())))
 }
 
-/// Hashes a password on the blocking pool (argon2 is deliberately slow and would stall the
+/// Hashes a password on the gate's threads (argon2 is deliberately slow and would stall the
 /// async workers), waiting for a slot of `gate`.
 pub async fn hash_password(
     gate: &BlockingGate,

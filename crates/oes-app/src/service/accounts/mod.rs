@@ -1,8 +1,8 @@
 //! Accounts: sign-up, sessions, verification, password reset and change, profile, email change.
 //!
 //! Secrets are handled in three forms:
-//! - passwords: argon2id (cost from [`AccountsConfig`]), hashed and verified on the blocking pool
-//!   through the app's [`BlockingGate`], so a flood of logins is answered `Busy` instead of
+//! - passwords: argon2id (cost from [`AccountsConfig`]), hashed and verified on the threads of
+//!   the app's [`BlockingGate`], so a flood of logins is answered `Busy` instead of
 //!   holding an argon2 block of memory per request; bcrypt hashes imported from the Node system
 //!   verify on the same gate and are replaced by argon2id at the first successful login;
 //! - session tokens, verification links, reset codes, email-change links: drawn from the OS
