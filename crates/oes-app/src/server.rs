@@ -323,11 +323,14 @@ impl RunningServer {
                 }
             }
         };
-        // After HTTP: the last requests' spans are complete and go out in this flush.
+        services.stop().await;
+        // After HTTP and after the database: a request's span can outlive its response, because
+        // the SQLite driver's worker thread holds the span of the statement it last ran until it
+        // takes its next command. Closing the pool hands each worker its last command, so every
+        // request's span has closed by now and goes out in this flush.
         if let Some(export) = trace_export {
             export.shutdown().await;
         }
-        services.stop().await;
         tracing::info!("shutdown complete");
         outcome
     }
