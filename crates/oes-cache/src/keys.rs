@@ -49,6 +49,11 @@ pub fn attempt(exam_id: impl Display, user_id: impl Display) -> String {
     format!("exam:{exam_id}:attempt:{user_id}")
 }
 
+/// `attempt:{id}:answers`: an attempt's saved answers (OES only; kept in L1, never in Redis).
+pub fn attempt_answers(attempt_id: impl Display) -> String {
+    format!("attempt:{attempt_id}:answers")
+}
+
 /// `exams:all`: the list of all exams.
 pub fn exams_all() -> String {
     "exams:all".to_owned()

@@ -17,6 +17,15 @@ use crate::l1::Entry;
 use crate::l2::millis;
 use crate::stats::bump;
 
+/// Where a load looks and writes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tiers {
+    /// L1, then Redis.
+    Both,
+    /// L1 only.
+    LocalOnly,
+}
+
 impl Cache {
     /// Cache-aside: the cached value of `key`, or else the loader's value, stored for `ttl`
     /// (± jitter) and returned.
@@ -37,7 +46,29 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        self.load_through(key, loader, |_| ttl).await
+        self.load_through(key, Tiers::Both, loader, |_| ttl).await
+    }
+
+    /// [`get_or_set`](Self::get_or_set) for values kept in this process only: never read from
+    /// or written to Redis, and dropped here when any process invalidates `key` (see
+    /// [`forget_local`](Self::forget_local)). For values that change often, where a copy in
+    /// Redis written back by a load that raced a change would be served to every process until
+    /// it expires, but a copy in L1 is dropped by the change's message. Without an L1 tier every
+    /// call runs the loader.
+    pub async fn get_or_set_local<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        loader: F,
+    ) -> Result<T, Arc<E>>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.load_through(key, Tiers::LocalOnly, loader, |_| ttl)
+            .await
     }
 
     /// [`get_or_set`](Self::get_or_set) for lookups that may find nothing: a `None` from the
@@ -56,19 +87,16 @@ impl Cache {
         Fut: Future<Output = Result<Option<T>, E>>,
     {
         let negative = self.inner.cfg.negative_ttl;
-        self.load_through(
-            key,
-            loader,
-            move |v: &Option<T>| {
-                if v.is_some() { ttl } else { negative }
-            },
-        )
+        self.load_through(key, Tiers::Both, loader, move |v: &Option<T>| {
+            if v.is_some() { ttl } else { negative }
+        })
         .await
     }
 
     async fn load_through<V, E, F, Fut>(
         &self,
         key: &str,
+        tiers: Tiers,
         loader: F,
         ttl_of: impl Fn(&V) -> Duration,
     ) -> Result<V, Arc<E>>
@@ -108,10 +136,14 @@ impl Cache {
         if let Some(v) = self.l1_get(key).await {
             return Ok(v);
         }
-        if let Some((value, json, l1_ttl)) = self.l2_get(key).await.and_then(|(json, l1_ttl)| {
-            let value: V = self.decode(&json)?;
-            Some((value, json, l1_ttl))
-        }) {
+        let from_l2 = match tiers {
+            Tiers::Both => self.l2_get(key).await.and_then(|(json, l1_ttl)| {
+                let value: V = self.decode(&json)?;
+                Some((value, json, l1_ttl))
+            }),
+            Tiers::LocalOnly => None,
+        };
+        if let Some((value, json, l1_ttl)) = from_l2 {
             let entry = Arc::new(Entry {
                 json,
                 typed: Arc::new(value.clone()),
@@ -146,6 +178,7 @@ impl Cache {
                     // Skipped too when the GET of this call just failed: a Redis that is down
                     // or stalled would only add a second timeout to the caller's wait.
                     if let Some(remote) = &self.inner.remote
+                        && tiers == Tiers::Both
                         && !leader.tainted()
                         && shared.l2_ok.load(Ordering::Relaxed)
                     {

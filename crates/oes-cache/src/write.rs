@@ -1,4 +1,5 @@
-//! Writes: `set`, `delete` and `delete_many`. Each drops the local copy first and tells the
+//! Writes: `set`, `delete` and `delete_many`, and for entries kept in L1 only `set_local`
+//! and `forget_local`. Each drops the local copy first and tells the
 //! other processes afterwards.
 
 use std::sync::Arc;
@@ -54,6 +55,38 @@ impl Cache {
         }
         let published = self.publish(&[key]).await;
         written.and(published)
+    }
+
+    /// Drops `key` from this process's L1 and tells the other processes to drop theirs, without
+    /// touching Redis: the write that goes with [`get_or_set_local`](Self::get_or_set_local).
+    /// A load of `key` in flight here is not written back, since it may predate the change.
+    pub async fn forget_local(&self, key: &str) -> Result<(), CacheError> {
+        self.inner.shared.invalidate_local(&[key]).await;
+        self.publish(&[key]).await
+    }
+
+    /// Stores `value` under `key` in this process's L1 only (for at most `ttl` and the L1
+    /// bound) and tells the other processes to drop their copy. For a value the caller has
+    /// just made true, such as "no answers yet" for a record it created.
+    pub async fn set_local<T>(&self, key: &str, value: &T, ttl: Duration) -> Result<(), CacheError>
+    where
+        T: Serialize + Clone + Send + Sync + 'static,
+    {
+        let shared = &self.inner.shared;
+        shared.invalidate_local(&[key]).await;
+        if let Some(l1) = shared.l1() {
+            let json =
+                serde_json::to_vec(value).inspect_err(|_| bump(&shared.counters.serde_errors))?;
+            let entry = Arc::new(Entry {
+                json: Bytes::from(json),
+                typed: Arc::new(value.clone()),
+                l1_ttl: ttl.min(self.inner.cfg.l1_max_ttl),
+            });
+            if !entry.l1_ttl.is_zero() {
+                l1.insert(key.to_owned(), entry).await;
+            }
+        }
+        self.publish(&[key]).await
     }
 
     /// Removes `key` from both tiers and from the other processes' L1. Returns whether it

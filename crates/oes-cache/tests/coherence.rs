@@ -2,7 +2,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{connect, raw_connection, redis_url, test_config};
+use common::{connect, raw_connection, redis_url, test_config, wait_for_invalidations};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_on_one_instance_is_seen_by_another() {
@@ -101,17 +101,6 @@ async fn wait_until_value(cache: &oes_cache::Cache, key: &str, want: Option<&str
         tokio::task::yield_now().await;
     }
     panic!("{key} never became {want:?}");
-}
-
-async fn wait_for_invalidations(cache: &oes_cache::Cache, n: u64) {
-    let started = Instant::now();
-    while cache.stats().invalidations_received < n {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "message {n} never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

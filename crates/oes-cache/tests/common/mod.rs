@@ -4,7 +4,7 @@
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oes_cache::{Cache, CacheConfig};
 
@@ -105,5 +105,17 @@ impl OwnRedis {
 impl Drop for OwnRedis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// Waits (at most 5 s) until `cache` has received `n` invalidation messages.
+pub async fn wait_for_invalidations(cache: &Cache, n: u64) {
+    let started = Instant::now();
+    while cache.stats().invalidations_received < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "message {n} never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
