@@ -52,6 +52,17 @@ pub fn attempt(exam: ExamId, user: UserId) -> Entry {
     }
 }
 
+/// An attempt's saved answers as its paper shows them. Kept in the process's L1 only
+/// (`Cache::get_or_set_local`): every save drops it in every process, and a copy in Redis
+/// written back by a load that raced a save would show that student an older answer until it
+/// expired. The L1 bound (30 s) caps it whatever this says.
+pub fn answers(attempt: AttemptId) -> Entry {
+    Entry {
+        key: keys::attempt_answers(attempt),
+        ttl: Duration::from_secs(2 * 3600),
+    }
+}
+
 /// One question of the bank (admins only).
 pub fn question(id: QuestionId) -> Entry {
     Entry {

@@ -97,6 +97,9 @@ impl Services {
         let cache_config = oes_cache::CacheConfig {
             namespace: config.redis.cache_namespace.clone(),
             redis_timeout: config.redis.cache_timeout,
+            // Each student in an exam holds about four entries (session, attempt, saved answers,
+            // their exam list): room for 10,000 students beside the exams and papers.
+            l1_capacity: oes_cache::L1Capacity::Entries(50_000),
             ..oes_cache::CacheConfig::default()
         };
         let cache = match &config.redis.cache_url {

@@ -134,7 +134,8 @@ fn loaded_body(p: &attempts::AttemptPaper, gzip: bool) -> Result<Vec<u8>, ApiErr
     w.dynamic(br#","title":"#);
     put(&mut w, &p.title)?;
     w.dynamic(br#","questions":["#);
-    p.paper.write_questions(&mut w, p.shuffle_seed, &p.answers);
+    p.paper
+        .write_questions(&mut w, p.shuffle_seed, p.answers.as_map());
     w.dynamic(br#"]},"attemptId":"#);
     put(&mut w, &p.attempt_id)?;
     w.dynamic(br#","remainingSeconds":"#);
@@ -370,7 +371,8 @@ mod tests {
                 answers: saved
                     .iter()
                     .map(|(id, a)| (*id, serde_json::to_vec(a).expect("json")))
-                    .collect(),
+                    .collect::<HashMap<_, _>>()
+                    .into(),
             };
             let identity = loaded_body(&p, false).expect("identity body");
             assert_eq!(

@@ -12,7 +12,6 @@
 //! submit after the hard end submits lazily. The recorded submit time is the hard end. The sweep
 //! runs in one process at a time (PostgreSQL advisory lock; SQLite has one process anyway).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use oes_cache::Cache;
@@ -31,6 +30,7 @@ use crate::domain::questions::{Difficulty, Question, QuestionOption};
 use crate::queue::{AutoSubmit, CalculateScore, JobRuntime};
 use crate::service::exams::{self, ExamError, PaperQuestion, forget_user_exams};
 use crate::service::paper::RenderedPaper;
+use crate::service::saved_answers::{self, SavedAnswers};
 use crate::state::AppState;
 use crate::store::attempts::{self as store, AttemptRow, Client, EventKind};
 
@@ -97,6 +97,7 @@ pub async fn start(
     tx.commit().await?;
     forget_attempt(&state.cache, exam_id, user).await;
     forget_user_exams(&state.cache, user).await;
+    saved_answers::none_yet(state, attempt.id).await;
     schedule_auto_submit(&state.jobs, &attempt).await;
     Ok(attempt)
 }
@@ -224,12 +225,12 @@ pub struct AttemptPaper {
     /// The attempt's option order, when the exam shuffles options.
     pub shuffle_seed: Option<i64>,
     /// Each saved answer as its `studentAnswer` JSON.
-    pub answers: HashMap<QuestionId, Vec<u8>>,
+    pub answers: SavedAnswers,
 }
 
 /// The paper for the student's attempt: the shared cached paper, options in the attempt's own
-/// order when the exam shuffles, and the student's saved answers (always read from the
-/// database: a 2xx on save means the answer is there).
+/// order when the exam shuffles, and the student's saved answers (from memory between saves,
+/// see `saved_answers`).
 pub async fn load(
     state: &AppState,
     user: UserId,
@@ -237,18 +238,7 @@ pub async fn load(
 ) -> Result<AttemptPaper, ExamError> {
     let (exam, attempt) = open_attempt(state, user, exam_id).await?;
     let paper = exams::paper(state, exam_id).await?;
-    let mut conn = state.db.pool().acquire().await?;
-    let saved = store::answers(&mut conn, attempt.id).await?;
-    drop(conn);
-    let mut answers = HashMap::with_capacity(saved.len());
-    for a in saved {
-        let json = serde_json::to_vec(&StudentAnswer {
-            selected_option_ids: a.answer.selected,
-            numerical_answer: a.answer.numerical,
-        })
-        .map_err(|e| ExamError::Internal(e.to_string()))?;
-        answers.insert(a.question_id, json);
-    }
+    let answers = saved_answers::load(state, attempt.id).await?;
     Ok(AttemptPaper {
         exam_id,
         title: exam.title,
@@ -354,6 +344,7 @@ pub async fn save(
     )
     .await?;
     tx.commit().await?;
+    saved_answers::forget(state, attempt.id).await;
     Ok(())
 }
 

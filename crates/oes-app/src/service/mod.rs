@@ -10,4 +10,5 @@ pub mod notifications;
 pub mod paper;
 pub mod questions;
 pub mod results;
+pub mod saved_answers;
 pub mod scoring;

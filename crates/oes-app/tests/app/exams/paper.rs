@@ -247,3 +247,102 @@ async fn the_paper_shows_the_questions_and_marks_the_exam_was_published_with() {
     })
     .await;
 }
+
+/// Waits (at most 5 s) until `server` has received more than `seen` invalidation messages.
+async fn invalidation_after(server: &oes_app::RunningServer, seen: u64) {
+    let started = std::time::Instant::now();
+    while server.state().cache.stats().invalidations_received <= seen {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "the invalidation never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_answer_saved_on_one_server_is_on_the_next_paper_the_other_server_serves() {
+    with_redis(|app: TestApp| async move {
+        let s = app.single("1", "0").await;
+        let n = app.numerical("3.14", "0.01", "1", "0").await;
+        let exam = app.live_exam(&[&s, &n], 3600, 30).await;
+        let second = oes_app::RunningServer::start(
+            support::config(&app.test_db.url, &app.var_refs()),
+            axum::Router::new(),
+        )
+        .await
+        .expect("second server starts");
+        let b = support::Client::new(format!("http://{}", second.local_addr()));
+        let path = format!("/api/exam-attempt/{exam}/attempt");
+        let save = format!("/api/exam-attempt/{exam}/save");
+        let (_, student) = app.student("Uma").await;
+        let start = app
+            .post(
+                &format!("/api/exam-attempt/{exam}/start"),
+                json!({}),
+                &student,
+            )
+            .await;
+        assert_eq!(start.status, 201, "{start:?}");
+        let answer_on_b = |body: Value| {
+            body["exam"]["questions"]
+                .as_array()
+                .expect("questions")
+                .iter()
+                .map(|q| q["studentAnswer"].clone())
+                .collect::<Vec<_>>()
+        };
+
+        // B reads the answers once, then serves them from its own memory.
+        assert_eq!(
+            answer_on_b(b.get(&path, &student).await.body),
+            [Value::Null, Value::Null]
+        );
+        let hits = second.state().cache.stats().l1_hits;
+        assert_eq!(b.get(&path, &student).await.status, 200);
+        assert!(
+            second.state().cache.stats().l1_hits > hits,
+            "B's second load came from memory"
+        );
+
+        // A save on A: B's next paper shows it.
+        let seen = second.state().cache.stats().invalidations_received;
+        let saved = app
+            .post(
+                &save,
+                json!({ "questionId": n["id"], "numericalAnswer": "2.5" }),
+                &student,
+            )
+            .await;
+        assert_eq!(saved.status, 200, "{saved:?}");
+        invalidation_after(&second, seen).await;
+        let shown = answer_on_b(b.get(&path, &student).await.body);
+        assert!(shown[0].is_null());
+        assert_eq!(shown[1]["numericalAnswer"], 2.5);
+
+        // A clear on A: B's next paper shows the question unanswered again.
+        let loaded = b.get(&path, &student).await;
+        assert_eq!(loaded.status, 200);
+        let seen = second.state().cache.stats().invalidations_received;
+        let cleared = app
+            .post(
+                &save,
+                json!({ "questionId": n["id"], "numericalAnswer": null }),
+                &student,
+            )
+            .await;
+        assert_eq!(cleared.status, 200, "{cleared:?}");
+        invalidation_after(&second, seen).await;
+        assert_eq!(
+            answer_on_b(b.get(&path, &student).await.body),
+            [Value::Null, Value::Null]
+        );
+
+        second
+            .run_until(async {})
+            .await
+            .expect("second server stops");
+        app
+    })
+    .await;
+}
