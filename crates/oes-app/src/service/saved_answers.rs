@@ -27,7 +27,7 @@ use crate::store::attempts as store;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(
     into = "HashMap<QuestionId, String>",
-    try_from = "HashMap<QuestionId, String>"
+    from = "HashMap<QuestionId, String>"
 )]
 pub struct SavedAnswers(Arc<HashMap<QuestionId, Vec<u8>>>);
 
@@ -54,15 +54,12 @@ impl From<SavedAnswers> for HashMap<QuestionId, String> {
     }
 }
 
-impl TryFrom<HashMap<QuestionId, String>> for SavedAnswers {
-    type Error = std::convert::Infallible;
-
-    fn try_from(map: HashMap<QuestionId, String>) -> Result<Self, Self::Error> {
-        Ok(map
-            .into_iter()
+impl From<HashMap<QuestionId, String>> for SavedAnswers {
+    fn from(map: HashMap<QuestionId, String>) -> Self {
+        map.into_iter()
             .map(|(id, json)| (id, json.into_bytes()))
             .collect::<HashMap<_, _>>()
-            .into())
+            .into()
     }
 }
 

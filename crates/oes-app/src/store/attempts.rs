@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use crate::db::{Backend, Db};
 use crate::domain::attempts::AttemptStatus;
 use crate::domain::ids::{AttemptId, ExamId, OptionId, QuestionId, UserId};
 use crate::domain::scoring::Answer;
@@ -62,6 +63,43 @@ pub async fn insert(conn: &mut AnyConnection, a: &AttemptRow) -> Result<bool, sq
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Creates the attempt with its `START` event; false (nothing written) when the student
+/// already has an attempt at the exam. On PostgreSQL one statement in its own transaction
+/// (the event insert reads the attempt insert's `RETURNING`): at the opening a thousand
+/// starts arrive at once and each round trip held a pooled connection. SQLite, with no
+/// statements that write two tables, runs the two inserts in one local transaction.
+pub async fn start(db: &Db, a: &AttemptRow, client: &Client) -> Result<bool, sqlx::Error> {
+    if db.backend() == Backend::Postgres {
+        let done = sqlx::query(
+            "WITH started AS (
+                 INSERT INTO exam_attempts (id, exam_id, user_id, status, started_at, deadline_at, shuffle_seed)
+                 VALUES ($1, $2, $3, 'IN_PROGRESS', $4, $5, $6) ON CONFLICT (exam_id, user_id) DO NOTHING
+                 RETURNING id)
+             INSERT INTO attempt_events (attempt_id, kind, at, ip, user_agent, detail)
+             SELECT id, $7, $4, $8, $9, NULL FROM started",
+        )
+        .bind(a.id.to_string())
+        .bind(a.exam_id.to_string())
+        .bind(a.user_id.to_string())
+        .bind(a.started_at)
+        .bind(a.deadline_at)
+        .bind(a.shuffle_seed)
+        .bind(EventKind::Start.as_str())
+        .bind(client.ip.clone())
+        .bind(client.user_agent.clone())
+        .execute(db.pool())
+        .await?;
+        return Ok(done.rows_affected() == 1);
+    }
+    let mut tx = db.begin().await?;
+    if !insert(&mut tx, a).await? {
+        return Ok(false);
+    }
+    log_event(&mut tx, a.id, EventKind::Start, a.started_at, client, None).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub async fn get(
