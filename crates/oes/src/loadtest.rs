@@ -59,6 +59,13 @@ pub struct LoadTest {
     /// How long to wait, after the last submit, for every attempt to be scored.
     #[arg(long, default_value_t = 600)]
     pub score_timeout_secs: u64,
+    /// Students open no connection before the opening. By default each student first reads the
+    /// exam's details (as the exam page does while students wait for the start), over the
+    /// kept-alive connection its start then uses, and the opening is released once every
+    /// student has; with this flag the start is each student's first request, so the opening
+    /// also pays a thousand TCP handshakes at once.
+    #[arg(long)]
+    pub cold_start: bool,
 }
 
 #[derive(Default)]
@@ -84,25 +91,31 @@ impl Samples {
     }
 }
 
+/// Sends one request and records its latency (until the whole body has arrived) and status.
+/// Whether the status was the expected one. The body is read but not parsed: the client shares
+/// the machine with the server, and a JSON tree of every paper would be its CPU, not the
+/// server's.
 async fn call(
     samples: &Mutex<Samples>,
     endpoint: &'static str,
     req: reqwest::RequestBuilder,
     expect: u16,
-) -> Option<Value> {
+) -> bool {
     let started = Instant::now();
-    let outcome = match req.send().await {
+    let status = match req.send().await {
         Ok(resp) => {
             let status = resp.status().as_u16();
-            let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-            (status, Some(body))
+            match resp.bytes().await {
+                Ok(_) => status,
+                Err(_) => 0,
+            }
         }
-        Err(_) => (0, None),
+        Err(_) => 0,
     };
     let took = started.elapsed();
-    let ok = outcome.0 == expect;
-    samples.lock().await.record(endpoint, took, outcome.0, ok);
-    if ok { outcome.1 } else { None }
+    let ok = status == expect;
+    samples.lock().await.record(endpoint, took, status, ok);
+    ok
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -369,6 +382,8 @@ async fn drive(
     let samples = Arc::new(Mutex::new(Samples::default()));
     let question_ids = Arc::new(question_ids);
     let (release, released) = watch::channel(None::<Instant>);
+    let (ready, mut waiting) = tokio::sync::mpsc::channel::<()>(opts.students.max(1));
+    let warm = !opts.cold_start;
     let mut tasks = Vec::with_capacity(opts.students);
     for (i, token) in tokens.into_iter().enumerate() {
         let student = i;
@@ -378,22 +393,29 @@ async fn drive(
         let mut released = released.clone();
         let answers = opts.answers;
         let think_ms = opts.think_ms;
+        let ready = ready.clone();
         tasks.push(tokio::spawn(async move {
+            let s = &samples;
+            let auth = |r: reqwest::RequestBuilder| r.bearer_auth(&token);
+            if warm {
+                // The exam page, while the student waits for the start.
+                let page = auth(http.get(format!("{base}/api/exam/live")));
+                call(s, "GET live (before)", page, 200).await;
+            }
+            drop(ready);
             let Ok(go) = released.wait_for(Option::is_some).await.map(|t| *t) else {
                 return;
             };
             let Some(t0) = go else { return };
-            let s = &samples;
-            let auth = |r: reqwest::RequestBuilder| r.bearer_auth(&token);
             let start = auth(
                 http.post(format!("{base}/api/exam-attempt/{exam_id}/start"))
                     .json(&json!({})),
             );
-            if call(s, "POST start", start, 201).await.is_none() {
+            if !call(s, "POST start", start, 201).await {
                 return;
             }
             let load = auth(http.get(format!("{base}/api/exam-attempt/{exam_id}/attempt")));
-            if call(s, "GET attempt", load, 200).await.is_some() {
+            if call(s, "GET attempt", load, 200).await {
                 s.lock().await.paper_held.push(t0.elapsed());
             }
             for i in 0..answers {
@@ -421,6 +443,9 @@ async fn drive(
 
     let rss_done = Arc::new(AtomicBool::new(false));
     let rss = sample_rss(opts.pids.clone(), rss_done.clone());
+    // Every student is on the exam page (or, cold, has been spawned): the opening.
+    drop(ready);
+    while waiting.recv().await.is_some() {}
     let started = Instant::now();
     release.send_replace(Some(started));
     for t in tasks {
