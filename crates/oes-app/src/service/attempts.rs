@@ -94,7 +94,7 @@ pub async fn start(
     }
     // Independent Redis round trips, at the opening a thousand times over: side by side.
     tokio::join!(
-        forget_attempt(&state.cache, exam_id, user),
+        remember_attempt(&state.cache, &attempt),
         forget_user_exams(&state.cache, user),
         saved_answers::none_yet(state, attempt.id),
         schedule_auto_submit(&state.jobs, &attempt),
@@ -183,6 +183,21 @@ async fn cached_attempt(
             store::find(&mut conn, exam_id, user).await
         })
         .await?)
+}
+
+/// Caches the attempt a start just created, in every process, so the paper load that follows
+/// reads it from memory instead of the database (at the opening, a thousand queries fewer
+/// beside the thousand starts). A load that raced the start is not written back (`set`
+/// taints it); should Redis refuse the write, the entry is dropped as after any change.
+async fn remember_attempt(cache: &Cache, attempt: &AttemptRow) {
+    let cached = entry::attempt(attempt.exam_id, attempt.user_id);
+    if let Err(e) = cache
+        .set(&cached.key, &Some(attempt.clone()), cached.ttl)
+        .await
+    {
+        tracing::warn!(exam = %attempt.exam_id, user = %attempt.user_id, "cache write failed: {e}");
+        forget_attempt(cache, attempt.exam_id, attempt.user_id).await;
+    }
 }
 
 /// Drops the cached attempt after its status changed (or it came to exist: "none" is cached
