@@ -203,7 +203,9 @@ impl Services {
 
         // Schedulers: the sweeps that make queued work durable across Redis and process loss.
         let schedulers = crate::sweeps::spawn_all(&state);
-        tracing::info!("schedulers started (outbox relay, attempt sweep, notification resume)");
+        tracing::info!(
+            "schedulers started (outbox relay, attempt sweep, notification resume, paper warm-up)"
+        );
         Ok(Services { state, schedulers })
     }
 

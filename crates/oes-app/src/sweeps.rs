@@ -4,7 +4,8 @@
 //! - the outbox relay gives up emails whose code or link expired unsent, then queues the emails
 //!   that never reached the queue;
 //! - the attempt sweep auto-submits overdue attempts and scores unscored ones;
-//! - the notification resume re-adds lost fan-out jobs.
+//! - the notification resume re-adds lost fan-out jobs;
+//! - the paper warm-up keeps the papers of exams open or about to open in memory.
 //!
 //! Each pass is a service call; a loop here only paces it and logs what it did. Every loop runs
 //! under [`supervise`]: a pass that panics is logged and the next one runs on time, so one bad
@@ -18,11 +19,13 @@ use tokio::task::{AbortHandle, JoinHandle};
 
 use crate::db::now_ms;
 use crate::email::Emails;
-use crate::service::{attempts, notifications};
+use crate::service::{attempts, exams, notifications};
 use crate::state::AppState;
 
 /// How often the notification resume looks for fan-outs whose job was lost.
 const RESUME_EVERY: Duration = Duration::from_secs(30);
+/// How often the paper warm-up runs: well inside the L1 bound (30 s) and `exams::WARM_AHEAD`.
+const WARM_EVERY: Duration = Duration::from_secs(10);
 
 /// What a pass asks of its loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +91,22 @@ pub fn spawn_all(state: &AppState) -> Vec<JoinHandle<()>> {
         outbox_relay(state.emails.clone()),
         attempt_sweep(state.clone()),
         notification_resume(state.clone()),
+        paper_warmup(state.clone()),
     ]
+}
+
+/// Loads the papers of exams open or about to open every [`WARM_EVERY`] (see
+/// [`exams::warm_papers`]).
+fn paper_warmup(state: AppState) -> JoinHandle<()> {
+    tokio::spawn(supervise("paper warm-up", WARM_EVERY, move || {
+        let state = state.clone();
+        async move {
+            if let Err(e) = exams::warm_papers(&state).await {
+                tracing::warn!("paper warm-up: {e}");
+            }
+            Next::After(WARM_EVERY)
+        }
+    }))
 }
 
 /// Runs the relay until the task is aborted. With the queue in this process the first pass

@@ -10,6 +10,8 @@
 //! paper of a published exam, without answer keys (published exams never change, so it is
 //! never stale; single flight makes a start storm load it once per process).
 
+use std::time::Duration;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -416,6 +418,31 @@ pub async fn live(state: &AppState) -> Result<Vec<ExamRow>, ExamError> {
         .into_iter()
         .filter(|e| crate::domain::exams::is_live(e.start_time, e.end_time, now))
         .collect())
+}
+
+/// How far ahead of an exam's start [`warm_papers`] loads its paper.
+pub const WARM_AHEAD: Duration = Duration::from_secs(120);
+
+/// Loads into this process's cache the paper (and details) of every published exam that is
+/// open or opens within [`WARM_AHEAD`]; returns how many. Run every few seconds by a sweep, so
+/// that at the opening the paper is in memory: otherwise the one load of it would queue for a
+/// pooled connection behind the thousand starts that arrive with it, and every student would
+/// wait for that load. A hit costs nothing; after the L1 bound lapses the refill comes from
+/// Redis when there is one.
+pub async fn warm_papers(state: &AppState) -> Result<usize, ExamError> {
+    let now = now_ms();
+    let ahead = i64::try_from(WARM_AHEAD.as_millis()).unwrap_or(i64::MAX);
+    let opening: Vec<ExamId> = published(state)
+        .await?
+        .into_iter()
+        .filter(|e| e.start_time <= now.saturating_add(ahead) && e.end_time > now)
+        .map(|e| e.id)
+        .collect();
+    for &id in &opening {
+        cached_exam(state, id).await?;
+        paper(state, id).await?;
+    }
+    Ok(opening.len())
 }
 
 /// The paper of a published exam, as cached: ordered questions without answer keys, rendered

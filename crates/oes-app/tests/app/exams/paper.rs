@@ -346,3 +346,44 @@ async fn an_answer_saved_on_one_server_is_on_the_next_paper_the_other_server_ser
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_paper_of_an_exam_opening_soon_is_loaded_before_any_student_asks() {
+    with_redis(|app: TestApp| async move {
+        let s = app.single("1", "0").await;
+        let soon = app.exam(60, 3600, 30).await;
+        let later = app.exam(3 * 3600, 4 * 3600, 30).await;
+        for exam in [&soon, &later] {
+            app.add(exam, &[&s]).await;
+            app.publish(exam).await;
+        }
+        let state = app.server.state();
+        let before = state.exam_stats.paper_loads();
+
+        let warmed = oes_app::service::exams::warm_papers(state)
+            .await
+            .expect("warm-up");
+        assert_eq!(warmed, 1, "only the exam opening within two minutes");
+        assert_eq!(state.exam_stats.paper_loads(), before + 1);
+        let cached = |exam: &str| {
+            let key = oes_cache::keys::exam_questions(exam);
+            async move { state.cache.get::<Value>(&key).await }
+        };
+        assert!(
+            cached(&soon).await.is_some(),
+            "the paper opening soon is cached"
+        );
+        assert!(
+            cached(&later).await.is_none(),
+            "the later paper is left alone"
+        );
+
+        // The next pass finds it in memory.
+        oes_app::service::exams::warm_papers(state)
+            .await
+            .expect("warm-up");
+        assert_eq!(state.exam_stats.paper_loads(), before + 1);
+        app
+    })
+    .await;
+}
