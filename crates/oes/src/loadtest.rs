@@ -357,6 +357,9 @@ async fn drive(
         .timeout(Duration::from_secs(120))
         .build()?;
     let admin = account(db, secret, Role::Admin, "Load Admin").await?;
+    // Before the exam exists: a server loads the paper ahead of the opening (its warm-up),
+    // and that load counts as much as one during the run.
+    let loads_before = paper_loads(&http, targets, &loads_source).await;
     let (exam_id, question_ids) = prepare_exam(&http, &base, &admin, opts.answers).await?;
     let exam: oes_app::domain::ids::ExamId = exam_id.parse()?;
 
@@ -370,7 +373,6 @@ async fn drive(
         tokens.push(token?);
     }
     drop(pending);
-    let loads_before = paper_loads(&http, targets, &loads_source).await;
     println!(
         "loadtest: {} students over {} target(s), {} answers each, think time {} ms, exam {exam_id}; go",
         opts.students,
@@ -513,7 +515,7 @@ async fn drive(
         })
         .collect();
     println!(
-        "paper loads from the database during the run: {}",
+        "paper loads from the database since the exam was created: {}",
         per_target.join("; ")
     );
     let scored_after = samples
