@@ -1,4 +1,5 @@
-//! Plain reads: `get` (typed, filling L1) and `get_json` (the stored JSON as is).
+//! Plain reads: `get` (typed, filling L1), `refresh` (Redis into L1, restarting its L1
+//! lifetime) and `get_json` (the stored JSON as is).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,26 @@ impl Cache {
                 None
             }
         }
+    }
+
+    /// Reads `key` from Redis into L1 whether or not L1 holds it, which restarts its L1
+    /// lifetime: for a value many callers are about to want at once (an exam's paper at its
+    /// opening), which must not lapse from L1 at that moment and send them all to Redis
+    /// behind one read. `None` (L1 left as it was) on a miss, without Redis, or when Redis
+    /// fails; the caller loads the value the usual way then.
+    pub async fn refresh<T>(&self, key: &str) -> Option<T>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let epoch = self.inner.shared.epoch(key);
+        let (value, entry) = self
+            .l2_get(key)
+            .await
+            .and_then(|(json, l1_ttl)| self.decode_entry::<T>(json, l1_ttl))?;
+        if let Some(entry) = entry {
+            self.l1_fill(key, entry, epoch).await;
+        }
+        Some(value)
     }
 
     /// The cached JSON of `key` as stored, without decoding it: for handlers that send a

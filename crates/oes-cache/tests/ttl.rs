@@ -88,3 +88,40 @@ async fn l1_never_keeps_an_entry_longer_than_l1_max_ttl() {
     );
     cache.clear().await.expect("clear");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_restarts_the_l1_lifetime_of_a_value_redis_holds() {
+    let cfg = oes_cache::CacheConfig {
+        l1_max_ttl: Duration::from_secs(2),
+        ..test_config()
+    };
+    let cache = connect(cfg).await;
+    let key = "exam:refresh:questions";
+    cache
+        .set(key, &"paper".to_owned(), Duration::from_secs(60))
+        .await
+        .expect("set");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(cache.refresh::<String>(key).await.as_deref(), Some("paper"));
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    // Gone from Redis without a message: only an L1 copy younger than its bound still answers,
+    // and the copy made at `set` is past it.
+    let mut raw = raw_connection(&redis_url()).await;
+    let _: u64 = redis::cmd("UNLINK")
+        .arg(cache.namespaced(key))
+        .query_async(&mut raw)
+        .await
+        .expect("unlink");
+    assert_eq!(cache.get::<String>(key).await.as_deref(), Some("paper"));
+    assert_eq!(
+        cache.refresh::<String>(key).await,
+        None,
+        "nothing in Redis to refresh from"
+    );
+    assert_eq!(
+        cache.get::<String>(key).await.as_deref(),
+        Some("paper"),
+        "a failed refresh leaves L1 as it was"
+    );
+}
