@@ -427,8 +427,9 @@ pub const WARM_AHEAD: Duration = Duration::from_secs(120);
 /// open or opens within [`WARM_AHEAD`]; returns how many. Run every few seconds by a sweep, so
 /// that at the opening the paper is in memory: otherwise the one load of it would queue for a
 /// pooled connection behind the thousand starts that arrive with it, and every student would
-/// wait for that load. A hit costs nothing; after the L1 bound lapses the refill comes from
-/// Redis when there is one.
+/// wait for that load. With Redis each pass re-reads both from it, so they never lapse from
+/// L1 (its 30 s bound) while the exam is open; without Redis a pass reloads them from the
+/// database only once they have lapsed.
 pub async fn warm_papers(state: &AppState) -> Result<usize, ExamError> {
     let now = now_ms();
     let ahead = i64::try_from(WARM_AHEAD.as_millis()).unwrap_or(i64::MAX);
@@ -439,8 +440,24 @@ pub async fn warm_papers(state: &AppState) -> Result<usize, ExamError> {
         .map(|e| e.id)
         .collect();
     for &id in &opening {
-        cached_exam(state, id).await?;
-        paper(state, id).await?;
+        // From Redis when it has them, restarting their L1 lifetime so they do not lapse at
+        // the opening; otherwise (a miss, or no Redis) the usual load.
+        if state
+            .cache
+            .refresh::<Option<ExamRow>>(&entry::exam(id).key)
+            .await
+            .is_none()
+        {
+            cached_exam(state, id).await?;
+        }
+        if state
+            .cache
+            .refresh::<RenderedPaper>(&entry::paper(id).key)
+            .await
+            .is_none()
+        {
+            paper(state, id).await?;
+        }
     }
     Ok(opening.len())
 }
