@@ -312,6 +312,12 @@ pub async fn publish(state: &AppState, id: ExamId) -> Result<ExamRow, ExamError>
         .ok_or(ExamError::NotFound("exam not found"))?;
     tx.commit().await?;
     invalidate_exam(state, id).await;
+    // Rendered now rather than by the first student: an exam that opens soon after publishing
+    // would otherwise meet its opening before the warm-up's next pass. Publishing stands
+    // either way.
+    if let Err(e) = paper(state, id).await {
+        tracing::warn!(exam = %id, "the published paper could not be cached: {e}");
+    }
     Ok(exam)
 }
 

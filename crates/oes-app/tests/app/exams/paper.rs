@@ -353,36 +353,48 @@ async fn the_paper_of_an_exam_opening_soon_is_loaded_before_any_student_asks() {
         let s = app.single("1", "0").await;
         let soon = app.exam(60, 3600, 30).await;
         let later = app.exam(3 * 3600, 4 * 3600, 30).await;
+        let state = app.server.state();
+        let before = state.exam_stats.paper_loads();
         for exam in [&soon, &later] {
             app.add(exam, &[&s]).await;
             app.publish(exam).await;
         }
-        let state = app.server.state();
-        let before = state.exam_stats.paper_loads();
+        let key = |exam: &str| oes_cache::keys::exam_questions(exam);
+        assert_eq!(
+            state.exam_stats.paper_loads(),
+            before + 2,
+            "publishing renders the paper"
+        );
+        for exam in [&soon, &later] {
+            assert!(
+                state.cache.get::<Value>(&key(exam)).await.is_some(),
+                "cached at publish"
+            );
+        }
 
+        // Both lapse from the cache; the warm-up brings back only the one opening soon.
+        for exam in [&soon, &later] {
+            state.cache.delete(&key(exam)).await.expect("delete");
+        }
         let warmed = oes_app::service::exams::warm_papers(state)
             .await
             .expect("warm-up");
         assert_eq!(warmed, 1, "only the exam opening within two minutes");
-        assert_eq!(state.exam_stats.paper_loads(), before + 1);
-        let cached = |exam: &str| {
-            let key = oes_cache::keys::exam_questions(exam);
-            async move { state.cache.get::<Value>(&key).await }
-        };
+        assert_eq!(state.exam_stats.paper_loads(), before + 3);
         assert!(
-            cached(&soon).await.is_some(),
+            state.cache.get::<Value>(&key(&soon)).await.is_some(),
             "the paper opening soon is cached"
         );
         assert!(
-            cached(&later).await.is_none(),
+            state.cache.get::<Value>(&key(&later)).await.is_none(),
             "the later paper is left alone"
         );
 
-        // The next pass finds it in memory.
+        // The next pass refreshes it from Redis instead of the database.
         oes_app::service::exams::warm_papers(state)
             .await
             .expect("warm-up");
-        assert_eq!(state.exam_stats.paper_loads(), before + 1);
+        assert_eq!(state.exam_stats.paper_loads(), before + 3);
         app
     })
     .await;
