@@ -323,21 +323,12 @@ pub async fn save(
     )
     .map_err(|e| ExamError::Invalid(vec![e]))?;
     let now = now_ms();
-    let mut tx = state.db.begin().await?;
     let open = if answer.is_empty() {
-        // A cleared answer is no answer: the paper shows the question unanswered after a
-        // reload (the exam page counts any saved answer as answered) and nothing is scored.
-        // Rare, so it keeps the check-then-delete (a delete of nothing would read as refused).
-        let open = store::lock_open(&mut tx, attempt.id, now).await?;
-        if open {
-            store::delete_answer(&mut tx, attempt.id, question.id).await?;
-        }
-        open
+        clear_answer(state, attempt.id, question.id, now, client).await?
     } else {
-        store::save_open_answer(&mut tx, attempt.id, question.id, &answer, now).await?
+        store::save_answer(&state.db, attempt.id, question.id, &answer, now, client).await?
     };
     if !open {
-        drop(tx);
         // The cached attempt said open; the database says otherwise, so it is stale here.
         forget_attempt(&state.cache, exam_id, user).await;
         if now >= attempt.deadline_at {
@@ -349,18 +340,39 @@ pub async fn save(
             "This attempt has been submitted".into(),
         ));
     }
+    saved_answers::forget(state, attempt.id).await;
+    Ok(())
+}
+
+/// Removes the student's answer to one question while the attempt is open, with its `SAVE`
+/// event; false (nothing written) when the attempt no longer takes answers. A cleared answer
+/// is no answer: the paper shows the question unanswered after a reload (the exam page counts
+/// any saved answer as answered) and nothing is scored. Rare, so it keeps check-then-delete
+/// under the row lock (a delete of nothing would read as refused).
+async fn clear_answer(
+    state: &AppState,
+    attempt: AttemptId,
+    question: QuestionId,
+    now: i64,
+    client: &Client,
+) -> Result<bool, ExamError> {
+    let mut tx = state.db.begin().await?;
+    if !store::lock_open(&mut tx, attempt, now).await? {
+        return Ok(false);
+    }
+    store::delete_answer(&mut tx, attempt, question).await?;
+    let detail = question.to_string();
     store::log_event(
         &mut tx,
-        attempt.id,
+        attempt,
         EventKind::Save,
         now,
         client,
-        Some(&question.id.to_string()),
+        Some(&detail),
     )
     .await?;
     tx.commit().await?;
-    saved_answers::forget(state, attempt.id).await;
-    Ok(())
+    Ok(true)
 }
 
 pub async fn submit(

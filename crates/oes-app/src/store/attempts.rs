@@ -206,6 +206,65 @@ pub async fn save_open_answer(
     Ok(done.rows_affected() == 1)
 }
 
+/// [`save_open_answer`] with the answer's `SAVE` event; false (nothing written) when the
+/// attempt no longer takes answers. On PostgreSQL one statement (the event insert reads the
+/// upsert's `RETURNING`, so it exists exactly when the answer was written): a save every few
+/// seconds from thousands of students was BEGIN, two statements and COMMIT on a pooled
+/// connection. SQLite runs the two in one local transaction.
+pub async fn save_answer(
+    db: &Db,
+    attempt: AttemptId,
+    question: QuestionId,
+    answer: &Answer,
+    now: i64,
+    client: &Client,
+) -> Result<bool, sqlx::Error> {
+    if db.backend() != Backend::Postgres {
+        let mut tx = db.begin().await?;
+        if !save_open_answer(&mut tx, attempt, question, answer, now).await? {
+            return Ok(false);
+        }
+        let detail = question.to_string();
+        log_event(
+            &mut tx,
+            attempt,
+            EventKind::Save,
+            now,
+            client,
+            Some(&detail),
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(true);
+    }
+    let selected =
+        serde_json::to_string(&answer.selected).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let done = sqlx::query(
+        "WITH saved AS (
+             INSERT INTO student_answers (id, attempt_id, question_id, selected_option_ids, numerical_answer, saved_at)
+             SELECT $1, $2, $3, $4, CAST($5 AS NUMERIC), $6
+             WHERE EXISTS (SELECT 1 FROM exam_attempts
+                           WHERE id = $2 AND status = 'IN_PROGRESS' AND deadline_at > $6 FOR SHARE)
+             ON CONFLICT (attempt_id, question_id) DO UPDATE SET selected_option_ids = excluded.selected_option_ids,
+                 numerical_answer = excluded.numerical_answer, saved_at = excluded.saved_at
+             RETURNING attempt_id, question_id)
+         INSERT INTO attempt_events (attempt_id, kind, at, ip, user_agent, detail)
+         SELECT attempt_id, $7, $6, $8, $9, question_id FROM saved",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(attempt.to_string())
+    .bind(question.to_string())
+    .bind(selected)
+    .bind(answer.numerical.map(|n| n.to_string()))
+    .bind(now)
+    .bind(EventKind::Save.as_str())
+    .bind(client.ip.clone())
+    .bind(client.user_agent.clone())
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Removes the student's answer to one question, if any.
 pub async fn delete_answer(
     conn: &mut AnyConnection,
