@@ -47,21 +47,30 @@ fn from_row(row: &AnyRow) -> Result<AttemptRow, sqlx::Error> {
     })
 }
 
+/// The attempt insert of [`insert`] and [`start`]: its six parameters are [`bind_attempt`]'s.
+const INSERT_ATTEMPT: &str =
+    "INSERT INTO exam_attempts (id, exam_id, user_id, status, started_at, deadline_at, shuffle_seed)
+     VALUES ($1, $2, $3, 'IN_PROGRESS', $4, $5, $6) ON CONFLICT (exam_id, user_id) DO NOTHING";
+
+fn bind_attempt<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    a: &AttemptRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(a.id.to_string())
+        .bind(a.exam_id.to_string())
+        .bind(a.user_id.to_string())
+        .bind(a.started_at)
+        .bind(a.deadline_at)
+        .bind(a.shuffle_seed)
+}
+
 /// Inserts the attempt unless the student already has one for the exam (the unique index
 /// decides between concurrent starts). True when this call created it.
 pub async fn insert(conn: &mut AnyConnection, a: &AttemptRow) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO exam_attempts (id, exam_id, user_id, status, started_at, deadline_at, shuffle_seed)
-         VALUES ($1, $2, $3, 'IN_PROGRESS', $4, $5, $6) ON CONFLICT (exam_id, user_id) DO NOTHING",
-    )
-    .bind(a.id.to_string())
-    .bind(a.exam_id.to_string())
-    .bind(a.user_id.to_string())
-    .bind(a.started_at)
-    .bind(a.deadline_at)
-    .bind(a.shuffle_seed)
-    .execute(conn)
-    .await?;
+    let done = bind_attempt(sqlx::query(INSERT_ATTEMPT), a)
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -72,25 +81,17 @@ pub async fn insert(conn: &mut AnyConnection, a: &AttemptRow) -> Result<bool, sq
 /// statements that write two tables, runs the two inserts in one local transaction.
 pub async fn start(db: &Db, a: &AttemptRow, client: &Client) -> Result<bool, sqlx::Error> {
     if db.backend() == Backend::Postgres {
-        let done = sqlx::query(
-            "WITH started AS (
-                 INSERT INTO exam_attempts (id, exam_id, user_id, status, started_at, deadline_at, shuffle_seed)
-                 VALUES ($1, $2, $3, 'IN_PROGRESS', $4, $5, $6) ON CONFLICT (exam_id, user_id) DO NOTHING
-                 RETURNING id)
+        let sql = format!(
+            "WITH started AS ({INSERT_ATTEMPT} RETURNING id)
              INSERT INTO attempt_events (attempt_id, kind, at, ip, user_agent, detail)
-             SELECT id, $7, $4, $8, $9, NULL FROM started",
-        )
-        .bind(a.id.to_string())
-        .bind(a.exam_id.to_string())
-        .bind(a.user_id.to_string())
-        .bind(a.started_at)
-        .bind(a.deadline_at)
-        .bind(a.shuffle_seed)
-        .bind(EventKind::Start.as_str())
-        .bind(client.ip.clone())
-        .bind(client.user_agent.clone())
-        .execute(db.pool())
-        .await?;
+             SELECT id, $7, $4, $8, $9, NULL FROM started"
+        );
+        let done = bind_attempt(sqlx::query(&sql), a)
+            .bind(EventKind::Start.as_str())
+            .bind(client.ip.clone())
+            .bind(client.user_agent.clone())
+            .execute(db.pool())
+            .await?;
         return Ok(done.rows_affected() == 1);
     }
     let mut tx = db.begin().await?;

@@ -61,7 +61,7 @@ fn a_small_load_against_a_running_server_reports_every_figure_and_no_errors() {
     );
     assert!(
         report.contains(&format!(
-            "paper loads from the database during the run: {base}: 1"
+            "paper loads from the database since the exam was created: {base}: 1"
         )),
         "one load for the one process:\n{report}"
     );
