@@ -15,7 +15,6 @@
 use std::time::Duration;
 
 use oes_cache::Cache;
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::cache_entries as entry;
@@ -30,6 +29,7 @@ use crate::domain::questions::{Difficulty, Question, QuestionOption};
 use crate::queue::{AutoSubmit, CalculateScore, JobRuntime};
 use crate::service::exams::{self, ExamError, PaperQuestion, forget_user_exams};
 use crate::service::paper::RenderedPaper;
+pub use crate::service::saved_answers::StudentAnswer;
 use crate::service::saved_answers::{self, SavedAnswers};
 use crate::state::AppState;
 use crate::store::attempts::{self as store, AttemptRow, Client, EventKind};
@@ -210,14 +210,6 @@ async fn forget_attempt(cache: &Cache, exam_id: ExamId, user: UserId) {
 
 fn time_over() -> ExamError {
     ExamError::Forbidden("time_over", "Time over. Exam auto-submitted.".into())
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StudentAnswer {
-    pub selected_option_ids: Vec<OptionId>,
-    #[serde(with = "crate::domain::scoring::as_number::option")]
-    pub numerical_answer: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

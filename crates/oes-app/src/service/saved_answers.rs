@@ -15,13 +15,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::cache_entries as entry;
-use crate::domain::ids::{AttemptId, QuestionId};
+use crate::domain::ids::{AttemptId, OptionId, QuestionId};
 use crate::service::exams::ExamError;
 use crate::state::AppState;
 use crate::store::attempts as store;
+
+/// One saved answer as the paper shows it (`studentAnswer`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StudentAnswer {
+    pub selected_option_ids: Vec<OptionId>,
+    #[serde(with = "crate::domain::scoring::as_number::option")]
+    pub numerical_answer: Option<Decimal>,
+}
 
 /// Each saved answer's `studentAnswer` JSON by question. Cheap to clone (shared).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -75,7 +85,7 @@ pub async fn load(state: &AppState, attempt: AttemptId) -> Result<SavedAnswers, 
             drop(conn);
             let mut answers = HashMap::with_capacity(saved.len());
             for a in saved {
-                let json = serde_json::to_vec(&crate::service::attempts::StudentAnswer {
+                let json = serde_json::to_vec(&StudentAnswer {
                     selected_option_ids: a.answer.selected,
                     numerical_answer: a.answer.numerical,
                 })

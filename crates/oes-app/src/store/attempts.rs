@@ -179,32 +179,48 @@ pub async fn save_open_answer(
     answer: &Answer,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let selected =
-        serde_json::to_string(&answer.selected).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let lock = if conn.backend_name() == "PostgreSQL" {
         " FOR SHARE"
     } else {
         ""
     };
-    // `WHERE` before `ON CONFLICT` also keeps SQLite from reading the ON as a join's.
-    let sql = format!(
+    let sql = upsert_open_answer(lock);
+    let done = bind_answer(sqlx::query(&sql), attempt, question, answer, now)?
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The conditional upsert of [`save_open_answer`] and [`save_answer`], `lock` after its check
+/// of the attempt; its six parameters are [`bind_answer`]'s. `WHERE` before `ON CONFLICT` also
+/// keeps SQLite from reading the ON as a join's.
+fn upsert_open_answer(lock: &str) -> String {
+    format!(
         "INSERT INTO student_answers (id, attempt_id, question_id, selected_option_ids, numerical_answer, saved_at)
          SELECT $1, $2, $3, $4, CAST($5 AS NUMERIC), $6
          WHERE EXISTS (SELECT 1 FROM exam_attempts
                        WHERE id = $2 AND status = 'IN_PROGRESS' AND deadline_at > $6{lock})
          ON CONFLICT (attempt_id, question_id) DO UPDATE SET selected_option_ids = excluded.selected_option_ids,
              numerical_answer = excluded.numerical_answer, saved_at = excluded.saved_at"
-    );
-    let done = sqlx::query(&sql)
+    )
+}
+
+fn bind_answer<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    attempt: AttemptId,
+    question: QuestionId,
+    answer: &Answer,
+    now: i64,
+) -> Result<sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>, sqlx::Error> {
+    let selected =
+        serde_json::to_string(&answer.selected).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    Ok(query
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(attempt.to_string())
         .bind(question.to_string())
         .bind(selected)
         .bind(answer.numerical.map(|n| n.to_string()))
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
+        .bind(now))
 }
 
 /// [`save_open_answer`] with the answer's `SAVE` event; false (nothing written) when the
@@ -238,31 +254,18 @@ pub async fn save_answer(
         tx.commit().await?;
         return Ok(true);
     }
-    let selected =
-        serde_json::to_string(&answer.selected).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let done = sqlx::query(
-        "WITH saved AS (
-             INSERT INTO student_answers (id, attempt_id, question_id, selected_option_ids, numerical_answer, saved_at)
-             SELECT $1, $2, $3, $4, CAST($5 AS NUMERIC), $6
-             WHERE EXISTS (SELECT 1 FROM exam_attempts
-                           WHERE id = $2 AND status = 'IN_PROGRESS' AND deadline_at > $6 FOR SHARE)
-             ON CONFLICT (attempt_id, question_id) DO UPDATE SET selected_option_ids = excluded.selected_option_ids,
-                 numerical_answer = excluded.numerical_answer, saved_at = excluded.saved_at
-             RETURNING attempt_id, question_id)
+    let sql = format!(
+        "WITH saved AS ({} RETURNING attempt_id, question_id)
          INSERT INTO attempt_events (attempt_id, kind, at, ip, user_agent, detail)
          SELECT attempt_id, $7, $6, $8, $9, question_id FROM saved",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(attempt.to_string())
-    .bind(question.to_string())
-    .bind(selected)
-    .bind(answer.numerical.map(|n| n.to_string()))
-    .bind(now)
-    .bind(EventKind::Save.as_str())
-    .bind(client.ip.clone())
-    .bind(client.user_agent.clone())
-    .execute(db.pool())
-    .await?;
+        upsert_open_answer(" FOR SHARE")
+    );
+    let done = bind_answer(sqlx::query(&sql), attempt, question, answer, now)?
+        .bind(EventKind::Save.as_str())
+        .bind(client.ip.clone())
+        .bind(client.user_agent.clone())
+        .execute(db.pool())
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
