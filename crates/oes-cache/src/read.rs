@@ -21,23 +21,11 @@ impl Cache {
         if let Some(v) = self.l1_get(key).await {
             return Some(v);
         }
-        let epoch = self.inner.shared.epoch(key);
-        let found = self
-            .l2_get(key)
-            .await
-            .and_then(|(json, l1_ttl)| self.decode_entry::<T>(json, l1_ttl));
-        match found {
-            Some((value, entry)) => {
-                if let Some(entry) = entry {
-                    self.l1_fill(key, entry, epoch).await;
-                }
-                Some(value)
-            }
-            None => {
-                bump(&self.inner.shared.counters.misses);
-                None
-            }
+        let found = self.refresh(key).await;
+        if found.is_none() {
+            bump(&self.inner.shared.counters.misses);
         }
+        found
     }
 
     /// Reads `key` from Redis into L1 whether or not L1 holds it, which restarts its L1

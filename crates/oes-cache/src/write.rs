@@ -46,12 +46,8 @@ impl Cache {
             // read; the epoch bump makes their fill a no-op.
             shared.bump(key);
             shared.flights.taint(key);
-            let entry = Arc::new(Entry {
-                json: Bytes::from(json),
-                typed: Arc::new(value.clone()),
-                l1_ttl: ttl.min(self.inner.cfg.l1_max_ttl),
-            });
-            l1.insert(key.to_owned(), entry).await;
+            l1.insert(key.to_owned(), self.l1_entry(json, value, ttl))
+                .await;
         }
         let published = self.publish(&[key]).await;
         written.and(published)
@@ -77,16 +73,25 @@ impl Cache {
         if let Some(l1) = shared.l1() {
             let json =
                 serde_json::to_vec(value).inspect_err(|_| bump(&shared.counters.serde_errors))?;
-            let entry = Arc::new(Entry {
-                json: Bytes::from(json),
-                typed: Arc::new(value.clone()),
-                l1_ttl: ttl.min(self.inner.cfg.l1_max_ttl),
-            });
+            let entry = self.l1_entry(json, value, ttl);
             if !entry.l1_ttl.is_zero() {
                 l1.insert(key.to_owned(), entry).await;
             }
         }
         self.publish(&[key]).await
+    }
+
+    /// The L1 entry for a value written here: its JSON, the value itself, and a lifetime of
+    /// `ttl` within the L1 bound.
+    fn l1_entry<T>(&self, json: Vec<u8>, value: &T, ttl: Duration) -> Arc<Entry>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        Arc::new(Entry {
+            json: Bytes::from(json),
+            typed: Arc::new(value.clone()),
+            l1_ttl: ttl.min(self.inner.cfg.l1_max_ttl),
+        })
     }
 
     /// Removes `key` from both tiers and from the other processes' L1. Returns whether it
