@@ -353,16 +353,7 @@ async fn clear_answer(
         return Ok(false);
     }
     store::delete_answer(&mut tx, attempt, question).await?;
-    let detail = question.to_string();
-    store::log_event(
-        &mut tx,
-        attempt,
-        EventKind::Save,
-        now,
-        client,
-        Some(&detail),
-    )
-    .await?;
+    store::log_save(&mut tx, attempt, question, now, client).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -10,11 +10,10 @@
 //! paper of a published exam, without answer keys (published exams never change, so it is
 //! never stale; single flight makes a start storm load it once per process).
 
-use std::time::Duration;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use oes_cache::Cache;
 use rust_decimal::Decimal;

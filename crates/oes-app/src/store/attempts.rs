@@ -241,16 +241,7 @@ pub async fn save_answer(
         if !save_open_answer(&mut tx, attempt, question, answer, now).await? {
             return Ok(false);
         }
-        let detail = question.to_string();
-        log_event(
-            &mut tx,
-            attempt,
-            EventKind::Save,
-            now,
-            client,
-            Some(&detail),
-        )
-        .await?;
+        log_save(&mut tx, attempt, question, now, client).await?;
         tx.commit().await?;
         return Ok(true);
     }
@@ -464,6 +455,18 @@ pub async fn log_event(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The `SAVE` event of a saved or cleared answer: the question is its detail.
+pub async fn log_save(
+    conn: &mut AnyConnection,
+    attempt: AttemptId,
+    question: QuestionId,
+    at: i64,
+    client: &Client,
+) -> Result<(), sqlx::Error> {
+    let detail = question.to_string();
+    log_event(conn, attempt, EventKind::Save, at, client, Some(&detail)).await
 }
 
 /// The event kinds of an attempt in order (audit views and tests).
